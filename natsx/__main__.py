@@ -1,0 +1,3 @@
+from natsx.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Cython kernels of the hot path: protocol parser, subject matching, message log, ack bitmaps."""
