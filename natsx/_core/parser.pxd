@@ -1,0 +1,64 @@
+# The NATS text-protocol parser: one state machine for both directions (a server reads
+# CONNECT/PUB/HPUB/SUB/UNSUB/PING/PONG; a client reads INFO/MSG/HMSG/+OK/-ERR/PING/PONG).
+# Subclasses override the on_* hooks in Cython; the vtable call keeps the hot path in C.
+
+# Parse errors, in nats-server's words where it sends one.
+cdef enum ParseError:
+    PE_NONE = 0
+    PE_UNKNOWN_OP = 1          # -ERR 'Unknown Protocol Operation', close
+    PE_MAX_CONTROL_LINE = 2    # -ERR 'maximum control line exceeded', close
+    PE_ARGS = 3                # processPub/processSub/... argument error: close silently
+    PE_AUTH = 4                # first operation was not CONNECT while auth is required
+
+# What a hook returns: keep parsing, or stop (the connection is being closed).
+cdef enum:
+    PARSE_OK = 0
+    PARSE_STOP = 1
+
+cdef class Parser:
+    cdef int state
+    cdef bint client_side              # accept MSG/HMSG/INFO (client role) instead of server ops
+    cdef public bint require_connect   # the first operation must be CONNECT (auth pending)
+    cdef public Py_ssize_t max_control_line
+    # Pending bytes of an operation split across reads (control line, then payload).
+    cdef char* pend
+    cdef Py_ssize_t pend_len
+    cdef Py_ssize_t pend_cap
+    # Arguments of the message operation in progress (PUB/HPUB/MSG/HMSG); offsets into the line.
+    cdef int msg_op
+    cdef Py_ssize_t line_len           # length of the control line held at the front of pend
+    cdef Py_ssize_t subj_off, subj_len, reply_off, reply_len, sid_off, sid_len
+    cdef Py_ssize_t hdr_size, total_size
+
+    cdef int feed(self, const char* buf, Py_ssize_t n) except -1
+    cdef int _line(self, const char* line, Py_ssize_t n) except -1
+    cdef int _msg_args(self, const char* line, Py_ssize_t a, Py_ssize_t end) except -1
+    cdef int _args_error(self, const char* line, Py_ssize_t a, Py_ssize_t end, str what) except -1
+    cdef int _partial_line(self, const char* data, Py_ssize_t n) except -1
+    cdef void _drop_pending(self) noexcept
+    cdef int _payload_done(self, const char* line, const char* payload) except -1
+    cdef int _stash(self, const char* data, Py_ssize_t n) except -1
+
+    # Hooks. Return PARSE_OK or PARSE_STOP; raise on internal errors.
+    cdef int on_connect(self, const char* arg, Py_ssize_t n) except -1
+    cdef int on_info(self, const char* arg, Py_ssize_t n) except -1
+    # Called once the control line of PUB/HPUB/MSG/HMSG is parsed, before the payload (limits, pedantic checks).
+    cdef int on_msg_args(self, const char* subject, Py_ssize_t subject_len, Py_ssize_t hdr_size, Py_ssize_t total_size) except -1
+    cdef int on_msg(self, const char* subject, Py_ssize_t subject_len,
+                    const char* sid, Py_ssize_t sid_len,
+                    const char* reply, Py_ssize_t reply_len,
+                    const char* hdr, Py_ssize_t hdr_len,
+                    const char* payload, Py_ssize_t payload_len) except -1
+    cdef int on_sub(self, const char* subject, Py_ssize_t subject_len,
+                    const char* queue, Py_ssize_t queue_len,
+                    const char* sid, Py_ssize_t sid_len) except -1
+    cdef int on_unsub(self, const char* sid, Py_ssize_t sid_len, long long max_msgs) except -1
+    cdef int on_ping(self) except -1
+    cdef int on_pong(self) except -1
+    cdef int on_ok(self) except -1
+    cdef int on_err(self, const char* arg, Py_ssize_t n) except -1
+    cdef int on_parse_error(self, int code, str detail) except -1
+
+
+# Decimal parsing as nats-server's parseSize: digits only, -1 on anything else or overflow.
+cdef long long parse_size(const char* s, Py_ssize_t n) noexcept nogil
