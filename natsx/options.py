@@ -1,0 +1,710 @@
+"""Server options from a nats-server config file.
+
+:func:`load_server_options` reads a config file into :class:`ServerOptions`
+with nats-server's defaults, and reports problems with nats-server's exact
+messages (``file:line:col: reason``), collecting all errors like
+``nats-server -t`` does.  Blocks natsx does not interpret yet (cluster, tls,
+accounts, ...) are kept as plain values on the options for later use.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from .conf import (
+    ConfigError,
+    Token,
+    go_duration_string,
+    go_quote,
+    parse_config_file_tokens,
+    parse_duration_ns,
+    strip_tokens,
+)
+
+__all__ = [
+    "DEFAULT_PORT",
+    "DEFAULT_HOST",
+    "User",
+    "ServerOptions",
+    "load_server_options",
+    "apply_config",
+    "KNOWN_TOP_LEVEL_KEYS",
+]
+
+# nats-server defaults (server/const.go).
+DEFAULT_PORT = 4222
+DEFAULT_HOST = "0.0.0.0"
+MAX_PAYLOAD_SIZE = 1024 * 1024
+MAX_PENDING_SIZE = 64 * 1024 * 1024
+MAX_CONTROL_LINE_SIZE = 4096
+DEFAULT_MAX_CONNECTIONS = 64 * 1024
+DEFAULT_PING_INTERVAL = 120.0
+DEFAULT_PING_MAX_OUT = 2
+DEFAULT_FLUSH_DEADLINE = 10.0
+AUTH_TIMEOUT = 2.0
+DEFAULT_LAME_DUCK_DURATION = 120.0
+DEFAULT_LAME_DUCK_GRACE_PERIOD = 10.0
+
+_SECOND_NS = 1_000_000_000
+
+
+@dataclass
+class User:
+    """One entry of ``authorization { users [...] }``."""
+
+    user: str = ""
+    password: str = ""
+    nkey: str = ""
+    account: str = ""
+    permissions: Optional[dict[str, Any]] = None
+    # Remaining recognised per-user settings (allowed_connection_types, ...).
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ServerOptions:
+    """Options of a natsx server; field names follow nats-server's config keys.
+
+    Durations are float seconds.  Sizes are bytes.  ``http_host`` empty means
+    "same as ``host``" (nats-server fills it that way at startup).
+    """
+
+    config_file: str = ""
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    server_name: str = ""
+    client_advertise: str = ""
+
+    http_host: str = ""
+    http_port: int = 0
+    https_port: int = 0
+    http_base_path: str = ""
+
+    max_payload: int = MAX_PAYLOAD_SIZE
+    max_pending: int = MAX_PENDING_SIZE
+    max_control_line: int = MAX_CONTROL_LINE_SIZE
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
+    ping_interval: float = DEFAULT_PING_INTERVAL
+    ping_max: int = DEFAULT_PING_MAX_OUT
+    write_deadline: float = DEFAULT_FLUSH_DEADLINE
+    lame_duck_duration: float = DEFAULT_LAME_DUCK_DURATION
+    lame_duck_grace_period: float = DEFAULT_LAME_DUCK_GRACE_PERIOD
+
+    debug: bool = False
+    trace: bool = False
+    trace_verbose: bool = False
+    logtime: bool = True  # nats-server's -logtime flag defaults to true
+    log_file: str = ""
+    log_size_limit: int = 0
+    pid_file: str = ""
+    ports_file_dir: str = ""
+
+    # authorization { ... }
+    username: str = ""
+    password: str = ""
+    authorization: str = ""  # the token
+    users: list[User] = field(default_factory=list)
+    auth_timeout: float = AUTH_TIMEOUT
+    default_permissions: Optional[dict[str, Any]] = None
+    auth_callout: Optional[dict[str, Any]] = None
+    no_auth_user: str = ""
+
+    # jetstream
+    jetstream: bool = False
+    store_dir: str = ""
+    jetstream_max_memory: int = -1  # -1: sized dynamically at startup
+    jetstream_max_store: int = -1
+    jetstream_domain: str = ""
+    jetstream_key: str = ""
+    jetstream_extra: dict[str, Any] = field(default_factory=dict)
+
+    # Kept as parsed for later work.
+    system_account: str = ""
+    cluster: Optional[dict[str, Any]] = None
+    gateway: Optional[dict[str, Any]] = None
+    leafnodes: Optional[dict[str, Any]] = None
+    accounts: Optional[dict[str, Any]] = None
+    tls: Optional[dict[str, Any]] = None
+    websocket: Optional[dict[str, Any]] = None
+    mqtt: Optional[dict[str, Any]] = None
+    # Every other recognised top-level key, by its lower-cased name.
+    other: dict[str, Any] = field(default_factory=dict)
+
+    # Non-fatal findings (nats-server logs these; `-t` treats them as fatal).
+    config_warnings: list[str] = field(default_factory=list)
+
+    @property
+    def monitor_host(self) -> str:
+        return self.http_host or self.host
+
+
+# Top-level keys nats-server (2.12+) accepts; anything else is "unknown field".
+KNOWN_TOP_LEVEL_KEYS = frozenset(
+    """
+    listen client_advertise port server_name host net debug trace trace_verbose
+    trace_headers logtime logtime_utc mappings maps disable_sublist_cache
+    no_sublist_cache accounts authorization http https http_port monitor_port
+    https_port http_base_path cluster gateway leaf leafnodes store_dir storedir
+    jetstream logfile log_file logfile_size_limit log_size_limit logfile_max_num
+    log_max_num syslog remote_syslog pidfile pid_file ports_file_dir prof_port
+    prof_block_rate max_control_line max_payload max_pending max_connections
+    max_conn max_traced_msg_len max_subscriptions max_subs max_sub_tokens
+    max_subscription_tokens ping_interval ping_max tls ocsp ocsp_cache
+    allow_non_tls write_deadline write_timeout lame_duck_duration
+    lame_duck_grace_period operator operators roots root root_operators
+    root_operator resolver account_resolver accounts_resolver resolver_tls
+    resolver_preload resolver_pinned_accounts no_auth_user system_account system
+    no_system_account no_system no_sys_acc no_header_support trusted
+    trusted_keys connect_error_reports reconnect_error_reports websocket ws mqtt
+    server_tags server_metadata default_js_domain no_fast_producer_stall
+    max_closed_clients proxies default_sentinel
+    """.split()
+)
+
+_JETSTREAM_KEYS = frozenset(
+    """
+    strict store store_dir storedir sync sync_interval max_memory_store
+    max_mem_store max_mem max_file_store max_file domain enable enabled key ek
+    encryption_key prev_key prev_ek prev_encryption_key cipher extension_hint
+    unique_tag max_outstanding_catchup max_buffered_size max_buffered_msgs
+    request_queue_limit info_queue_limit meta_compact meta_compact_size
+    meta_compact_sync limits tpm
+    """.split()
+)
+
+_USER_EXTRA_KEYS = frozenset(
+    ["allowed_connection_types", "connection_types", "clients", "proxy_required"]
+)
+
+
+class _Panic(Exception):
+    """A Go runtime panic inside nats-server's option processing.
+
+    nats-server recovers these per block and reports them at the last token
+    it looked at; raising lets us do the same.
+    """
+
+
+def _go_type(v: Any) -> str:
+    if isinstance(v, Token):
+        v = v.value
+    if isinstance(v, bool):
+        return "bool"
+    if isinstance(v, int):
+        return "int64"
+    if isinstance(v, float):
+        return "float64"
+    if isinstance(v, str):
+        return "string"
+    if isinstance(v, dict):
+        return "map[string]interface {}"
+    if isinstance(v, list):
+        return "[]interface {}"
+    if isinstance(v, _dt.datetime):
+        return "time.Time"
+    return "<nil>"
+
+
+def _go_fmt(v: Any) -> str:
+    """Go's %v for config values."""
+    if isinstance(v, Token):
+        v = v.value
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float):
+        r = repr(v)
+        return r[:-2] if r.endswith(".0") else r
+    if isinstance(v, list):
+        return "[" + " ".join(_go_fmt(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "map[" + " ".join(f"{k}:{_go_fmt(x)}" for k, x in sorted(v.items())) + "]"
+    return str(v)
+
+
+_GO_TYPES = {"int64": int, "string": str, "bool": bool, "float64": float}
+
+
+def _want(v: Any, go_name: str) -> Any:
+    """Go's v.(T) type assertion: returns the value or 'panics'."""
+    if go_name == "map[string]interface {}":
+        ok = isinstance(v, dict)
+    elif go_name == "int64":
+        ok = isinstance(v, int) and not isinstance(v, bool)
+    else:
+        ok = isinstance(v, _GO_TYPES[go_name])
+    if not ok:
+        raise _Panic(f"interface conversion: interface {{}} is {_go_type(v)}, not {go_name}")
+    return v
+
+
+_NIL_DEREF = "runtime error: invalid memory address or nil pointer dereference"
+
+
+class _Collector:
+    """nats-server's (errors, warnings) lists, formatted like its error types."""
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+        self.warnings: list[str] = []
+
+    def err(self, tk: Optional[Token], reason: str) -> None:
+        self.errors.append(f"{tk.source()}: {reason}" if tk is not None else reason)
+
+    def unknown(self, tk: Optional[Token], name: str) -> None:
+        if tk is None:
+            self.errors.append(f"unknown field {go_quote(name)}")
+        elif not tk.used_variable:
+            self.errors.append(f"{tk.source()}: unknown field {go_quote(name)}")
+
+    def warn(self, tk: Optional[Token], name: str, reason: str) -> None:
+        where = f"{tk.source()}: " if tk is not None else ""
+        self.warnings.append(f"{where}invalid use of field {go_quote(name)}: {reason}")
+
+
+def _unwrap(v: Any) -> tuple[Optional[Token], Any]:
+    if isinstance(v, Token):
+        return v, v.value
+    return None, v
+
+
+def _split_host_port(hp: str) -> tuple[str, str]:
+    """Go's net.SplitHostPort; raises ValueError on malformed input."""
+    i = hp.rfind(":")
+    if i < 0:
+        raise ValueError("missing port in address")
+    j = k = 0
+    if hp.startswith("["):
+        end = hp.find("]")
+        if end < 0:
+            raise ValueError("missing ']' in address")
+        if end + 1 == len(hp):
+            raise ValueError("missing port in address")
+        if end + 1 != i:
+            raise ValueError("too many colons in address" if hp[end + 1] == ":" else "missing port in address")
+        host = hp[1:end]
+        j, k = 1, end + 1
+    else:
+        host = hp[:i]
+        if ":" in host:
+            raise ValueError("too many colons in address")
+    if "[" in hp[j:]:
+        raise ValueError("unexpected '[' in address")
+    if "]" in hp[k:]:
+        raise ValueError("unexpected ']' in address")
+    return host, hp[i + 1 :]
+
+
+def _atoi(s: str) -> int:
+    """Go's strconv.Atoi for the port part."""
+    body = s[1:] if s[:1] in "+-" else s
+    if not body or not body.isascii() or not body.isdigit():
+        raise ValueError(s)
+    return int(s)
+
+
+def _parse_listen(v: Any) -> tuple[str, int]:
+    if isinstance(v, int) and not isinstance(v, bool):
+        return "", v
+    if isinstance(v, str):
+        try:
+            host, port = _split_host_port(v)
+        except ValueError:
+            raise ValueError(f"could not parse address string {go_quote(v)}") from None
+        try:
+            return host, _atoi(port)
+        except ValueError:
+            raise ValueError(f"could not parse port {go_quote(port)}") from None
+    raise ValueError(f"expected port or host:port, got {_go_type(v)}")
+
+
+def _parse_duration_opt(
+    name: str, tk: Optional[Token], v: Any, col: _Collector
+) -> Optional[float]:
+    """nats-server's parseDuration: strings are Go durations; numbers are
+    accepted as seconds with a deprecation warning."""
+    if isinstance(v, str):
+        try:
+            return parse_duration_ns(v) / _SECOND_NS
+        except ValueError as e:
+            col.err(tk, f"error parsing {name}: {e}")
+            return 0.0
+    col.warn(tk, name, f"{name} should be converted to a duration")
+    return float(_want(v, "int64"))
+
+
+def _storage_size(v: Any) -> int:
+    """nats-server's getStorageSize (jetstream limits): int, or "<n>K|M|G|T"."""
+    if isinstance(v, int) and not isinstance(v, bool):
+        return v
+    if not isinstance(v, str):
+        raise ValueError("must be int64 or string")
+    if v == "":
+        return 0
+    prefix, suffix = v[:-1], v[-1:]
+    body = prefix[1:] if prefix[:1] in "+-" else prefix
+    if not body or not body.isascii() or not body.isdigit():
+        raise ValueError(f"strconv.ParseInt: parsing {go_quote(prefix)}: invalid syntax")
+    num = int(prefix)
+    if not -(1 << 63) <= num < (1 << 63):
+        raise ValueError(f"strconv.ParseInt: parsing {go_quote(prefix)}: value out of range")
+    shift = {"K": 10, "M": 20, "G": 30, "T": 40}.get(suffix)
+    if shift is None:
+        raise ValueError("sizes defined as strings must end in K, M, G, T")
+    return num << shift
+
+
+def _process_jetstream(opts: ServerOptions, tk: Optional[Token], v: Any, col: _Collector) -> None:
+    if isinstance(v, bool):
+        opts.jetstream = v
+        return
+    if isinstance(v, str):
+        low = v.lower()
+        if low in ("enabled", "enable"):
+            opts.jetstream = True
+        elif low in ("disabled", "disable"):
+            opts.jetstream = False
+        else:
+            col.err(tk, f"Expected 'enabled' or 'disabled' for string value, got '{v}'")
+        return
+    if not isinstance(v, dict):
+        col.err(tk, f"Expected map, bool or string to define JetStream, got {_go_type(v)}")
+        return
+    enable = True
+    for mk, raw in v.items():
+        mtk, mv = _unwrap(raw)
+        key = mk.lower()
+        if key in ("store", "store_dir", "storedir"):
+            if opts.store_dir:
+                col.err(mtk, "Duplicate 'store_dir' configuration")
+                return
+            opts.store_dir = _want(mv, "string")
+        elif key in ("max_memory_store", "max_mem_store", "max_mem", "max_file_store", "max_file"):
+            label = "max_file_store" if "file" in key else "max_mem_store"
+            try:
+                size = _storage_size(mv)
+            except ValueError as e:
+                col.err(mtk, f"{label} {e}")
+                return
+            if label == "max_file_store":
+                opts.jetstream_max_store = size
+            else:
+                opts.jetstream_max_memory = size
+        elif key == "domain":
+            opts.jetstream_domain = _want(mv, "string")
+        elif key in ("enable", "enabled"):
+            enable = _want(mv, "bool")
+        elif key in ("key", "ek", "encryption_key"):
+            opts.jetstream_key = _want(mv, "string")
+        elif key in _JETSTREAM_KEYS:
+            opts.jetstream_extra[key] = strip_tokens(mv)
+        else:
+            col.unknown(mtk, mk)
+    opts.jetstream = enable
+
+
+@dataclass
+class _Auth:
+    user: str = ""
+    password: str = ""
+    token: str = ""
+    timeout: float = 0.0
+    users: Optional[list[User]] = None
+    default_permissions: Optional[dict[str, Any]] = None
+    callout: Optional[dict[str, Any]] = None
+
+
+def _parse_users(tk: Optional[Token], v: Any, col: _Collector) -> Optional[list[User]]:
+    last = tk
+    try:
+        if not isinstance(v, list):
+            col.err(tk, f"Expected users field to be an array, got {_go_fmt(v)}")
+            return None
+        users: list[User] = []
+        for raw in v:
+            utk, u = _unwrap(raw)
+            last = utk or last
+            if not isinstance(u, dict):
+                col.err(utk, f"Expected user entry to be a map/struct, got {_go_fmt(u)}")
+                continue
+            user = User()
+            ftk = utk
+            for k, fraw in u.items():
+                ftk, fv = _unwrap(fraw)
+                last = ftk or last
+                low = k.lower()
+                if low in ("user", "username"):
+                    user.user = _want(fv, "string")
+                elif low in ("pass", "password"):
+                    user.password = _want(fv, "string")
+                elif low == "nkey":
+                    user.nkey = _want(fv, "string")
+                elif low == "account":
+                    user.account = _want(fv, "string")
+                elif low in ("permission", "permissions", "authorization"):
+                    user.permissions = strip_tokens(fv)
+                elif low in _USER_EXTRA_KEYS:
+                    user.extra[low] = strip_tokens(fv)
+                else:
+                    col.unknown(ftk, k)
+            if not user.user and not user.nkey:
+                col.err(ftk, "User entry requires a user")
+                continue
+            users.append(user)
+        return users
+    except _Panic as p:
+        col.err(last, str(p))
+        return None
+
+
+def _parse_authorization(tk: Optional[Token], v: Any, col: _Collector) -> Optional[_Auth]:
+    """nats-server's parseAuthorization; panics are reported at the last
+    inner token (its own recover), and a nil result panics in the caller."""
+    last = tk
+    auth = _Auth()
+    try:
+        am = _want(v, "map[string]interface {}")
+        for mk, raw in am.items():
+            mtk, mv = _unwrap(raw)
+            last = mtk or last
+            key = mk.lower()
+            if key in ("user", "username"):
+                auth.user = _want(mv, "string")
+            elif key in ("pass", "password"):
+                auth.password = _want(mv, "string")
+            elif key == "token":
+                auth.token = _want(mv, "string")
+            elif key == "timeout":
+                if isinstance(mv, bool):
+                    col.err(mtk, "error parsing authorization config, 'timeout' wrong type")
+                    continue
+                if isinstance(mv, (int, float)):
+                    auth.timeout = float(mv)
+                elif isinstance(mv, str):
+                    try:
+                        auth.timeout = parse_duration_ns(mv) / _SECOND_NS
+                    except ValueError as e:
+                        col.err(mtk, f"error parsing authorization config, 'timeout' {e}")
+                        continue
+                else:
+                    col.err(mtk, "error parsing authorization config, 'timeout' wrong type")
+                    continue
+            elif key == "users":
+                users = _parse_users(mtk, mv, col)
+                if users is not None:
+                    auth.users = users
+            elif key in ("default_permission", "default_permissions", "permissions"):
+                auth.default_permissions = strip_tokens(mv)
+            elif key in ("auth_callout", "auth_hook"):
+                auth.callout = strip_tokens(mv)
+            else:
+                col.unknown(mtk, mk)
+    except _Panic as p:
+        col.err(last, str(p))
+        return None
+    return auth
+
+
+def _apply_line(opts: ServerOptions, k: str, raw: Any, col: _Collector) -> None:
+    """One top-level key, as nats-server's processConfigFileLine."""
+    tk, v = _unwrap(raw)
+    key = k.lower()
+    if key == "listen":
+        try:
+            opts.host, opts.port = _parse_listen(v)
+        except ValueError as e:
+            col.err(tk, str(e))
+    elif key == "port":
+        opts.port = _want(v, "int64")
+    elif key in ("host", "net"):
+        opts.host = _want(v, "string")
+    elif key == "server_name":
+        name = _want(v, "string")
+        if " " in name:
+            col.err(tk, "server name cannot contain spaces")
+            return
+        opts.server_name = name
+    elif key == "client_advertise":
+        opts.client_advertise = _want(v, "string")
+    elif key in ("debug", "trace", "logtime"):
+        setattr(opts, key, _want(v, "bool"))
+    elif key == "trace_verbose":
+        opts.trace_verbose = opts.trace = _want(v, "bool")
+    elif key == "authorization":
+        auth = _parse_authorization(tk, v, col)
+        if auth is None:
+            raise _Panic(_NIL_DEREF)
+        opts.username, opts.password, opts.authorization = auth.user, auth.password, auth.token
+        if (auth.user or auth.password) and auth.token:
+            col.err(tk, "Cannot have a user/pass and token")
+            return
+        if auth.timeout:
+            opts.auth_timeout = auth.timeout
+        if auth.users is not None:
+            if auth.user:
+                col.err(tk, "Can not have a single user/pass and a users array")
+                return
+            if auth.token:
+                col.err(tk, "Can not have a token and a users array")
+                return
+            opts.users.extend(auth.users)
+        opts.default_permissions = auth.default_permissions
+        opts.auth_callout = auth.callout
+    elif key in ("http", "https"):
+        try:
+            host, port = _parse_listen(v)
+        except ValueError as e:
+            col.err(tk, str(e))
+            return
+        opts.http_host = host
+        if key == "http":
+            opts.http_port = port
+        else:
+            opts.https_port = port
+    elif key in ("http_port", "monitor_port"):
+        opts.http_port = _want(v, "int64")
+    elif key == "https_port":
+        opts.https_port = _want(v, "int64")
+    elif key == "http_base_path":
+        opts.http_base_path = _want(v, "string")
+    elif key in ("store_dir", "storedir"):
+        if opts.store_dir:
+            col.err(tk, "Duplicate 'store_dir' configuration")
+            return
+        opts.store_dir = _want(v, "string")
+    elif key == "jetstream":
+        _process_jetstream(opts, tk, v, col)
+    elif key in ("logfile", "log_file"):
+        opts.log_file = _want(v, "string")
+    elif key in ("logfile_size_limit", "log_size_limit"):
+        opts.log_size_limit = _want(v, "int64")
+    elif key in ("pidfile", "pid_file"):
+        opts.pid_file = _want(v, "string")
+    elif key == "ports_file_dir":
+        opts.ports_file_dir = _want(v, "string")
+    elif key in ("max_control_line", "max_payload"):
+        n = _want(v, "int64")
+        if n > (1 << 31) - 1:
+            col.err(tk, f"{k} value is too big")
+            return
+        setattr(opts, key, n)
+    elif key == "max_pending":
+        opts.max_pending = _want(v, "int64")
+    elif key in ("max_connections", "max_conn"):
+        opts.max_connections = _want(v, "int64")
+    elif key in ("ping_interval", "write_deadline"):
+        setattr(opts, key, _parse_duration_opt(key, tk, v, col))
+    elif key == "ping_max":
+        opts.ping_max = _want(v, "int64")
+    elif key == "lame_duck_duration":
+        try:
+            ns = parse_duration_ns(_want(v, "string"))
+        except ValueError as e:
+            col.err(tk, f"error parsing lame_duck_duration: {e}")
+            return
+        if ns < 30 * _SECOND_NS:
+            col.err(
+                tk,
+                f"invalid lame_duck_duration of {go_duration_string(ns)}, minimum is 30 seconds",
+            )
+            return
+        opts.lame_duck_duration = ns / _SECOND_NS
+    elif key == "lame_duck_grace_period":
+        try:
+            ns = parse_duration_ns(_want(v, "string"))
+        except ValueError as e:
+            col.err(tk, f"error parsing lame_duck_grace_period: {e}")
+            return
+        if ns < 0:
+            col.err(tk, "invalid lame_duck_grace_period, needs to be positive")
+            return
+        opts.lame_duck_grace_period = ns / _SECOND_NS
+    elif key == "no_auth_user":
+        opts.no_auth_user = _want(v, "string")
+    elif key in ("system_account", "system"):
+        return  # handled first, see _configure_system_account
+    elif key == "cluster":
+        opts.cluster = strip_tokens(v)
+    elif key == "gateway":
+        opts.gateway = strip_tokens(v)
+    elif key in ("leaf", "leafnodes"):
+        opts.leafnodes = strip_tokens(v)
+    elif key == "accounts":
+        opts.accounts = strip_tokens(v)
+    elif key == "tls":
+        opts.tls = strip_tokens(v)
+    elif key in ("websocket", "ws"):
+        opts.websocket = strip_tokens(v)
+    elif key == "mqtt":
+        opts.mqtt = strip_tokens(v)
+    elif key in KNOWN_TOP_LEVEL_KEYS:
+        opts.other[key] = strip_tokens(v)
+    else:
+        col.unknown(tk, k)
+
+
+def _configure_system_account(opts: ServerOptions, m: dict[str, Any], col: _Collector) -> None:
+    raw = m["system_account"] if "system_account" in m else m.get("system")
+    if raw is None:
+        return
+    tk, v = _unwrap(raw)
+    if not isinstance(v, str):
+        col.err(tk, "system account name must be a string")
+        return
+    opts.system_account = v
+
+
+def apply_config(opts: ServerOptions, cfg: dict[str, Any], *, filename: str = "") -> ServerOptions:
+    """Apply a parsed config (token tree or plain dict) onto ``opts``.
+
+    Raises :class:`ConfigError` listing every error (warnings first), like
+    nats-server.  Warnings alone are stored in ``opts.config_warnings``.
+    With a plain dict, messages carry no ``file:line:col`` prefix.
+    """
+    col = _Collector()
+    if not cfg:
+        col.err(None, f"{filename}: config has no values or is empty")
+    else:
+        _configure_system_account(opts, cfg, col)
+        for k, raw in cfg.items():
+            try:
+                _apply_line(opts, k, raw, col)
+            except _Panic as p:
+                col.err(raw if isinstance(raw, Token) else None, str(p))
+    opts.config_warnings = list(col.warnings)
+    if col.errors:
+        lines = col.warnings + col.errors
+        first = _first_location(lines[0])
+        raise ConfigError(
+            "\n".join(lines),
+            filename=first[0], line=first[1], column=first[2],
+            errors=col.errors, warnings=col.warnings,
+        )
+    return opts
+
+
+def _first_location(msg: str) -> tuple[Optional[str], Optional[int], Optional[int]]:
+    """Split "file:line:col: reason" into its location, if it has one."""
+    parts = msg.split(": ", 1)[0].rsplit(":", 2)
+    if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit():
+        return parts[0], int(parts[1]), int(parts[2])
+    return None, None, None
+
+
+def load_server_options(path: str, *, warnings_are_errors: bool = False) -> ServerOptions:
+    """Read a nats-server config file into :class:`ServerOptions`.
+
+    ``warnings_are_errors=True`` mirrors ``nats-server -t`` (check mode),
+    which fails on deprecation warnings too.
+    """
+    cfg = parse_config_file_tokens(path)
+    opts = ServerOptions(config_file=path)
+    apply_config(opts, cfg, filename=path)
+    if warnings_are_errors and opts.config_warnings:
+        raise ConfigError(
+            "\n".join(opts.config_warnings),
+            errors=[], warnings=opts.config_warnings,
+        )
+    return opts
+
