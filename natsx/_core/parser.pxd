@@ -3,7 +3,7 @@
 # Subclasses override the on_* hooks in Cython; the vtable call keeps the hot path in C.
 
 # Parse errors, in nats-server's words where it sends one.
-cdef enum ParseError:
+cpdef enum ParseError:
     PE_NONE = 0
     PE_UNKNOWN_OP = 1          # -ERR 'Unknown Protocol Operation', close
     PE_MAX_CONTROL_LINE = 2    # -ERR 'maximum control line exceeded', close
@@ -11,7 +11,7 @@ cdef enum ParseError:
     PE_AUTH = 4                # first operation was not CONNECT while auth is required
 
 # What a hook returns: keep parsing, or stop (the connection is being closed).
-cdef enum:
+cpdef enum ParseResult:
     PARSE_OK = 0
     PARSE_STOP = 1
 

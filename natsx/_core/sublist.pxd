@@ -7,7 +7,7 @@ cdef class Subscriber:
     The delivery path calls deliver() through the vtable; subclasses (the client
     connection in conn.pyx, JetStream's internal subscribers later) override it in Cython.
     """
-    cdef bint closed
+    cdef public bint closed
     cdef int deliver(self, Subscription sub,
                      const char* subject, Py_ssize_t subject_len,
                      const char* reply, Py_ssize_t reply_len,

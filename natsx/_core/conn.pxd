@@ -1,0 +1,69 @@
+# A client connection's hot path: parse what it sends, route PUBs through the sublist,
+# queue MSG/HMSG frames on each receiver's outbound buffer, flush each touched
+# connection once per input batch (nats-server's "pcd").
+from natsx._core.parser cimport Parser
+from natsx._core.sublist cimport Sublist, SublistResult, Subscriber, Subscription
+
+
+cdef class ServerCore:
+    """What the hot path shares across connections: the sublist, limits, counters."""
+    cdef public Sublist sublist
+    cdef public Py_ssize_t max_payload
+    cdef public Py_ssize_t max_pending
+    cdef public Py_ssize_t max_control_line
+    cdef public long long in_msgs, in_bytes, out_msgs, out_bytes, slow_consumers
+    cdef list dirty                  # Connections with frames queued during the current batch
+    cdef bytearray readbuf           # one read buffer for every connection (one thread reads)
+    cdef object readview
+    cdef unsigned long long rng      # xorshift state: which queue member gets a message
+
+    cdef unsigned long long next_random(self) noexcept
+    cdef int deliver_result(self, SublistResult result, Subscriber src, bint echo,
+                            const char* subject, Py_ssize_t subject_len,
+                            const char* reply, Py_ssize_t reply_len,
+                            const char* hdr, Py_ssize_t hdr_len,
+                            const char* payload, Py_ssize_t payload_len) except -1
+    cpdef flush_dirty(self)
+
+
+cdef class ClientSink(Subscriber):
+    """The Subscriber face of a Connection: deliveries become frames in its outbound buffer."""
+    cdef Connection conn
+
+
+cdef class Connection(Parser):
+    cdef readonly ServerCore core
+    cdef readonly ClientSink sink
+    cdef public object transport
+    cdef public dict subs                # sid (bytes) -> Subscription
+    # CONNECT options (defaults as nats-server's before and within CONNECT).
+    cdef public bint verbose, pedantic, echo, headers, no_responders
+    cdef public bint closed
+    cdef public bint write_paused        # transport above its high-water mark
+    cdef public int pings_out
+    cdef public long long in_msgs, in_bytes, out_msgs, out_bytes
+    cdef public list stalled_producers   # connections paused because we were slow to drain
+    cdef Connection stall_target         # set when this batch delivered to a paused connection
+    # Outbound frames of the current batch.
+    cdef char* out
+    cdef Py_ssize_t out_len, out_cap
+    cdef bint dirty
+    # L1 match cache: the last subject published on this connection.
+    cdef bytes last_subject
+    cdef unsigned long long last_genid
+    cdef SublistResult last_result
+
+    cdef int reserve(self, Py_ssize_t n) except -1
+    cdef int write_raw(self, const char* data, Py_ssize_t n) except -1
+    cdef int queue_msg(self, Subscription sub,
+                       const char* subject, Py_ssize_t subject_len,
+                       const char* reply, Py_ssize_t reply_len,
+                       const char* hdr, Py_ssize_t hdr_len,
+                       const char* payload, Py_ssize_t payload_len) except -1
+    cdef int remove_sub(self, Subscription sub) except -1
+    cdef void mark_dirty(self) noexcept
+    cdef int _no_responders(self, const char* subject, Py_ssize_t subject_len,
+                            const char* reply, Py_ssize_t reply_len) except -1
+    cdef SublistResult match(self, const char* subject, Py_ssize_t n)
+    cpdef flush(self)
+    cpdef send_proto(self, bytes data)

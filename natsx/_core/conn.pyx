@@ -1,0 +1,407 @@
+"""The hot path of a client connection (see conn.pxd).
+
+Per message, everything here is C: the parser hands a PUB over as pointers into the
+read buffer, the L1 cache or the sublist's cache gives the match result, and each
+receiver gets its MSG/HMSG frame memcpy'd into its outbound buffer. Python runs once
+per read batch (transport.write of each touched connection) and for control
+operations (CONNECT, errors, closing), which the Python subclass natsx.client.Client
+implements.
+"""
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
+from libc.stdlib cimport free, realloc
+from libc.string cimport memcmp, memcpy
+
+from natsx._core.parser cimport (PARSE_OK, PARSE_STOP, PE_ARGS, PE_AUTH, PE_MAX_CONTROL_LINE,
+                                 PE_UNKNOWN_OP, Parser)
+from natsx._core.sublist cimport (Sublist, SublistResult, Subscriber, Subscription,
+                                  is_valid_subject_c)
+
+cdef bytes PONG = b"PONG\r\n"
+cdef bytes OK = b"+OK\r\n"
+cdef bytes NO_RESPONDERS_HDR = b"NATS/1.0 503\r\n"
+cdef Py_ssize_t SHRINK_ABOVE = 1 << 20     # give back outbound buffers grown past this
+
+
+cdef inline char* put(char* p, const char* s, Py_ssize_t n) noexcept nogil:
+    memcpy(p, s, n)
+    return p + n
+
+
+cdef inline char* put_int(char* p, long long v) noexcept nogil:
+    cdef char tmp[24]
+    cdef int i = 0
+    if v == 0:
+        p[0] = c'0'
+        return p + 1
+    while v > 0:
+        tmp[i] = c'0' + (v % 10)
+        v //= 10
+        i += 1
+    while i > 0:
+        i -= 1
+        p[0] = tmp[i]
+        p += 1
+    return p
+
+
+cdef class ServerCore:
+    def __init__(self, Sublist sublist, Py_ssize_t max_payload=1048576,
+                 Py_ssize_t max_pending=67108864, Py_ssize_t max_control_line=4096,
+                 Py_ssize_t read_size=262144):
+        self.sublist = sublist
+        self.max_payload = max_payload
+        self.max_pending = max_pending
+        self.max_control_line = max_control_line
+        self.dirty = []
+        self.readbuf = bytearray(read_size)
+        self.readview = memoryview(self.readbuf)
+        self.rng = 0x9E3779B97F4A7C15
+
+    cdef unsigned long long next_random(self) noexcept:
+        cdef unsigned long long x = self.rng
+        x ^= x << 13
+        x ^= x >> 7
+        x ^= x << 17
+        self.rng = x
+        return x
+
+    cdef int deliver_result(self, SublistResult result, Subscriber src, bint echo,
+                            const char* subject, Py_ssize_t subject_len,
+                            const char* reply, Py_ssize_t reply_len,
+                            const char* hdr, Py_ssize_t hdr_len,
+                            const char* payload, Py_ssize_t payload_len) except -1:
+        """Deliver to every plain subscriber and to one member of each queue group; returns how many."""
+        cdef list subs = result.psubs
+        cdef list group
+        cdef Py_ssize_t i, j, n, start
+        cdef Subscription sub
+        cdef int delivered = 0
+        n = PyList_GET_SIZE(subs)
+        for i in range(n):
+            sub = <Subscription>PyList_GET_ITEM(subs, i)
+            if sub.closed or (not echo and sub.owner is src):
+                continue
+            sub.owner.deliver(sub, subject, subject_len, reply, reply_len, hdr, hdr_len, payload, payload_len)
+            delivered += 1
+        for i in range(PyList_GET_SIZE(result.qsubs)):
+            group = <list>PyList_GET_ITEM(result.qsubs, i)
+            n = PyList_GET_SIZE(group)
+            if n == 0:
+                continue
+            start = <Py_ssize_t>(self.next_random() % <unsigned long long>n)
+            for j in range(n):
+                sub = <Subscription>PyList_GET_ITEM(group, (start + j) % n)
+                if sub.closed or sub.owner.closed or (not echo and sub.owner is src):
+                    continue
+                sub.owner.deliver(sub, subject, subject_len, reply, reply_len, hdr, hdr_len, payload, payload_len)
+                delivered += 1
+                break
+        return delivered
+
+    cpdef flush_dirty(self):
+        """Flush every connection that got frames during this batch: one write each."""
+        cdef list dirty = self.dirty
+        cdef Connection c
+        if not dirty:
+            return
+        self.dirty = []
+        for c in dirty:
+            c.flush()
+
+    def publish(self, bytes subject, bytes payload, bytes reply=b"", bytes hdr=None):
+        """Publish from the server itself (system and service messages). Returns receivers count."""
+        cdef SublistResult r = self.sublist.match_c(PyBytes_AS_STRING(subject), PyBytes_GET_SIZE(subject))
+        cdef int n = self.deliver_result(
+            r, None, True, PyBytes_AS_STRING(subject), PyBytes_GET_SIZE(subject),
+            PyBytes_AS_STRING(reply), PyBytes_GET_SIZE(reply),
+            NULL if hdr is None else PyBytes_AS_STRING(hdr), 0 if hdr is None else PyBytes_GET_SIZE(hdr),
+            PyBytes_AS_STRING(payload), PyBytes_GET_SIZE(payload))
+        self.flush_dirty()
+        return n
+
+
+cdef class ClientSink(Subscriber):
+    def __init__(self, Connection conn):
+        self.conn = conn
+
+    cdef int deliver(self, Subscription sub,
+                     const char* subject, Py_ssize_t subject_len,
+                     const char* reply, Py_ssize_t reply_len,
+                     const char* hdr, Py_ssize_t hdr_len,
+                     const char* payload, Py_ssize_t payload_len) except -1:
+        return self.conn.queue_msg(sub, subject, subject_len, reply, reply_len, hdr, hdr_len, payload, payload_len)
+
+
+cdef class Connection(Parser):
+    def __init__(self, ServerCore core):
+        self.core = core
+        self.sink = ClientSink(self)
+        self.subs = {}
+        self.verbose = True
+        self.pedantic = True
+        self.echo = True
+        self.headers = False
+        self.no_responders = False
+        self.max_control_line = core.max_control_line
+        self.stalled_producers = []
+
+    def __dealloc__(self):
+        if self.out != NULL:
+            free(self.out)
+
+    # -- asyncio.BufferedProtocol ------------------------------------------------------
+    def get_buffer(self, Py_ssize_t sizehint):
+        return self.core.readview
+
+    def buffer_updated(self, Py_ssize_t nbytes):
+        cdef ServerCore core = self.core
+        cdef char* buf = core.readbuf
+        if self.closed:
+            return
+        self.feed(buf, nbytes)
+        core.flush_dirty()
+        if self.stall_target is not None:
+            self._stall()
+
+    def _stall(self):
+        """A receiver of this batch can't keep up: stop reading from this producer until it drains
+        (or for at most the stall limit), as nats-server stalls fast producers."""
+        target = self.stall_target
+        self.stall_target = None
+        if target.closed or not target.write_paused:
+            return
+        target.stalled_producers.append(self)
+        self.transport.pause_reading()
+        self._schedule_unstall()
+
+    # -- outbound buffer ----------------------------------------------------------------
+    cdef int reserve(self, Py_ssize_t n) except -1:
+        cdef Py_ssize_t cap
+        cdef char* p
+        if self.out_len + n <= self.out_cap:
+            return 0
+        cap = self.out_cap * 2 if self.out_cap else 4096
+        while cap < self.out_len + n:
+            cap *= 2
+        p = <char*>realloc(self.out, cap)
+        if p == NULL:
+            raise MemoryError()
+        self.out = p
+        self.out_cap = cap
+        return 0
+
+    cdef void mark_dirty(self) noexcept:
+        if not self.dirty:
+            self.dirty = True
+            self.core.dirty.append(self)
+
+    cdef int write_raw(self, const char* data, Py_ssize_t n) except -1:
+        self.reserve(n)
+        memcpy(self.out + self.out_len, data, n)
+        self.out_len += n
+        self.mark_dirty()
+        return 0
+
+    cpdef send_proto(self, bytes data):
+        """Queue a protocol line; it goes out with the batch's flush (or call flush())."""
+        if not self.closed:
+            self.write_raw(PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data))
+
+    cpdef flush(self):
+        cdef bytes data
+        self.dirty = False
+        if self.out_len == 0 or self.closed or self.transport is None:
+            self.out_len = 0
+            return
+        data = PyBytes_FromStringAndSize(self.out, self.out_len)
+        self.out_len = 0
+        if self.out_cap > SHRINK_ABOVE:
+            free(self.out)
+            self.out = NULL
+            self.out_cap = 0
+        self.transport.write(data)
+        if self.write_paused:
+            self._check_slow_consumer()
+
+    cdef int queue_msg(self, Subscription sub,
+                       const char* subject, Py_ssize_t subject_len,
+                       const char* reply, Py_ssize_t reply_len,
+                       const char* hdr, Py_ssize_t hdr_len,
+                       const char* payload, Py_ssize_t payload_len) except -1:
+        """Append one MSG (or HMSG when hdr is given) frame for `sub`; applies auto-unsubscribe."""
+        cdef char* p
+        cdef Py_ssize_t sid_len = PyBytes_GET_SIZE(sub.sid)
+        cdef Py_ssize_t total = hdr_len + payload_len
+        if self.closed:
+            return 0
+        sub.delivered += 1
+        if sub.max_msgs > 0 and sub.delivered > sub.max_msgs:
+            self.remove_sub(sub)
+            return 0
+        self.reserve(6 + subject_len + 1 + sid_len + 1 + reply_len + 1 + 40 + 2 + total + 2)
+        p = self.out + self.out_len
+        if hdr != NULL:
+            p = put(p, "HMSG ", 5)
+        else:
+            p = put(p, "MSG ", 4)
+        p = put(p, subject, subject_len)
+        p[0] = c' '
+        p = put(p + 1, PyBytes_AS_STRING(sub.sid), sid_len)
+        p[0] = c' '
+        p += 1
+        if reply_len > 0:
+            p = put(p, reply, reply_len)
+            p[0] = c' '
+            p += 1
+        if hdr != NULL:
+            p = put_int(p, hdr_len)
+            p[0] = c' '
+            p += 1
+        p = put_int(p, total)
+        p[0] = c'\r'
+        p[1] = c'\n'
+        p += 2
+        if hdr != NULL:
+            p = put(p, hdr, hdr_len)
+        p = put(p, payload, payload_len)
+        p[0] = c'\r'
+        p[1] = c'\n'
+        p += 2
+        self.out_len = p - self.out
+        self.out_msgs += 1
+        self.out_bytes += total
+        self.core.out_msgs += 1
+        self.core.out_bytes += total
+        self.mark_dirty()
+        if sub.max_msgs > 0 and sub.delivered >= sub.max_msgs:
+            self.remove_sub(sub)
+        return 0
+
+    # -- subscriptions ------------------------------------------------------------------
+    cdef int remove_sub(self, Subscription sub) except -1:
+        if sub.closed:
+            return 0
+        sub.closed = True
+        if self.subs.get(sub.sid) is sub:
+            del self.subs[sub.sid]
+        self.core.sublist.remove(sub)
+        return 0
+
+    def remove_all_subs(self):
+        cdef Subscription sub
+        for sub in list(self.subs.values()):
+            self.remove_sub(sub)
+
+    cdef int on_sub(self, const char* subject, Py_ssize_t subject_len,
+                    const char* queue, Py_ssize_t queue_len,
+                    const char* sid, Py_ssize_t sid_len) except -1:
+        cdef bytes sid_b = sid[:sid_len]
+        cdef Subscription sub
+        if sid_b not in self.subs:
+            if not is_valid_subject_c(subject, subject_len, True) or (
+                    queue != NULL and not is_valid_subject_c(queue, queue_len, False)):
+                self.send_proto(b"-ERR 'Invalid Subject'\r\n")
+                return PARSE_OK
+            sub = Subscription(subject[:subject_len], sid_b, self.sink,
+                               None if queue == NULL else queue[:queue_len])
+            if not self._permit_sub(sub):
+                return PARSE_OK
+            self.subs[sid_b] = sub
+            self.core.sublist.insert(sub)
+        if self.verbose:
+            self.write_raw(OK, 5)
+        return PARSE_OK
+
+    def _permit_sub(self, Subscription sub):
+        """Hook for subscribe permissions (the security issue fills it in)."""
+        return True
+
+    cdef int on_unsub(self, const char* sid, Py_ssize_t sid_len, long long max_msgs) except -1:
+        cdef Subscription sub = self.subs.get(sid[:sid_len])
+        if sub is not None:
+            if max_msgs > 0 and max_msgs > sub.delivered:
+                sub.max_msgs = max_msgs
+            else:
+                self.remove_sub(sub)
+        if self.verbose:
+            self.write_raw(OK, 5)
+        return PARSE_OK
+
+    # -- publishing ----------------------------------------------------------------------
+    cdef SublistResult match(self, const char* subject, Py_ssize_t n):
+        """Per-connection L1 cache in front of the sublist (nats-server's c.in.results)."""
+        cdef Sublist sl = self.core.sublist
+        cdef bytes last = self.last_subject
+        if (last is not None and self.last_genid == sl.genid and PyBytes_GET_SIZE(last) == n
+                and memcmp(PyBytes_AS_STRING(last), subject, n) == 0):
+            return self.last_result
+        self.last_result = sl.match_c(subject, n)
+        self.last_subject = PyBytes_FromStringAndSize(subject, n)
+        self.last_genid = sl.genid
+        return self.last_result
+
+    cdef int on_msg_args(self, const char* subject, Py_ssize_t subject_len,
+                         Py_ssize_t hdr_size, Py_ssize_t total_size) except -1:
+        if hdr_size > 0 and not self.headers:
+            self._protocol_error(PE_ARGS, "message headers not supported")
+            return PARSE_STOP
+        if total_size > self.core.max_payload:
+            self._max_payload(total_size)
+            return PARSE_STOP
+        if self.pedantic and not is_valid_subject_c(subject, subject_len, False):
+            self.send_proto(b"-ERR 'Invalid Publish Subject'\r\n")
+        return PARSE_OK
+
+    cdef int on_msg(self, const char* subject, Py_ssize_t subject_len,
+                    const char* sid, Py_ssize_t sid_len,
+                    const char* reply, Py_ssize_t reply_len,
+                    const char* hdr, Py_ssize_t hdr_len,
+                    const char* payload, Py_ssize_t payload_len) except -1:
+        cdef ServerCore core = self.core
+        cdef SublistResult result
+        cdef int delivered
+        self.in_msgs += 1
+        self.in_bytes += hdr_len + payload_len
+        core.in_msgs += 1
+        core.in_bytes += hdr_len + payload_len
+        if self.verbose:
+            self.write_raw(OK, 5)
+        result = self.match(subject, subject_len)
+        delivered = core.deliver_result(result, self.sink, self.echo, subject, subject_len,
+                                        reply, reply_len, hdr, hdr_len, payload, payload_len)
+        if delivered == 0 and reply_len > 0 and self.no_responders and self.headers:
+            self._no_responders(subject, subject_len, reply, reply_len)
+        return PARSE_OK
+
+    cdef int _no_responders(self, const char* subject, Py_ssize_t subject_len,
+                            const char* reply, Py_ssize_t reply_len) except -1:
+        """Nobody listens: answer the requester at once with a 503 status (its own reply subs only)."""
+        cdef SublistResult r = self.core.sublist.match_c(reply, reply_len)
+        cdef Subscription sub
+        cdef bytes hdr = NO_RESPONDERS_HDR + b"Nats-Subject: " + subject[:subject_len] + b"\r\n\r\n"
+        for sub in r.psubs:
+            if sub.owner is self.sink and not sub.closed:
+                self.queue_msg(sub, reply, reply_len, NULL, 0, PyBytes_AS_STRING(hdr),
+                               PyBytes_GET_SIZE(hdr), NULL, 0)
+        return 0
+
+    # -- control operations ------------------------------------------------------------------
+    cdef int on_ping(self) except -1:
+        self.write_raw(PONG, 6)
+        return PARSE_OK
+
+    cdef int on_pong(self) except -1:
+        self.pings_out = 0
+        return PARSE_OK
+
+    cdef int on_connect(self, const char* arg, Py_ssize_t n) except -1:
+        return self._process_connect(arg[:n])
+
+    cdef int on_err(self, const char* arg, Py_ssize_t n) except -1:
+        self._client_error(arg[:n])
+        return PARSE_STOP
+
+    cdef int on_parse_error(self, int code, str detail) except -1:
+        self._protocol_error(code, detail)
+        return PARSE_STOP

@@ -1,0 +1,244 @@
+"""A client connection's control plane: INFO, CONNECT, auth, keepalive, errors, closing.
+
+The byte-level work (parsing, routing, outbound frames) is natsx._core.conn.Connection;
+this subclass adds what runs once per connection or per timer tick.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import TYPE_CHECKING, Any
+
+from natsx._core.conn import Connection
+from natsx._core.parser import ParseError, ParseResult
+
+if TYPE_CHECKING:
+    from natsx.server import Server
+
+# -ERR texts, verbatim from nats-server.
+ERR_UNKNOWN_OP = "Unknown Protocol Operation"
+ERR_MAX_CONTROL_LINE = "maximum control line exceeded"
+ERR_MAX_PAYLOAD = "Maximum Payload Violation"
+ERR_AUTH_VIOLATION = "Authorization Violation"
+ERR_AUTH_TIMEOUT = "Authentication Timeout"
+ERR_STALE = "Stale Connection"
+ERR_SLOW_CONSUMER = "Slow Consumer"
+ERR_MAX_CONNECTIONS = "maximum connections exceeded"
+ERR_BAD_PROTOCOL = "invalid client protocol"
+
+# Producers paused behind a slow receiver resume after at most this long (nats-server's
+# stall is bounded too), so one stuck consumer cannot freeze a publisher.
+STALL_MAX = 0.01
+
+
+class Client(Connection, asyncio.BufferedProtocol):
+    def __init__(self, server: "Server") -> None:
+        Connection.__init__(self, server.core)
+        self.server = server
+        self.cid = server.next_client_id()
+        self.start = time.time()
+        self.last_activity = self.start
+        self.rtt: float | None = None
+        self.name = ""
+        self.lang = ""
+        self.version = ""
+        self.user = ""
+        self.host = ""
+        self.port = 0
+        self.connect_received = False
+        self.close_reason = ""
+        self._auth_timer: asyncio.TimerHandle | None = None
+        self._ping_timer: asyncio.TimerHandle | None = None
+        self._unstall_timer: asyncio.TimerHandle | None = None
+        self._ping_sent_at = 0.0
+        self.require_connect = server.authenticator.required
+
+    # -- asyncio.Protocol ------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:  # type: ignore[override]
+        self.transport = transport
+        peer = transport.get_extra_info("peername") or ("", 0)
+        self.host, self.port = peer[0], peer[1]
+        server = self.server
+        # High-water at half of max_pending: above it we stall producers and watch for the
+        # limit; past max_pending the connection is a slow consumer.
+        transport.set_write_buffer_limits(high=max(server.core.max_pending // 2, 65536))
+        self.send_proto(server.info_for(self))
+        if len(server.clients) >= server.options.max_connections:
+            self.close_with_error(ERR_MAX_CONNECTIONS, "Maximum Connections Exceeded")
+            return
+        server.add_client(self)
+        loop = asyncio.get_running_loop()
+        if self.require_connect:
+            self._auth_timer = loop.call_later(server.options.auth_timeout, self._auth_timeout)
+        self._ping_timer = loop.call_later(server.options.ping_interval, self._ping_tick)
+        self.flush()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._teardown("Client Closed" if not self.close_reason else self.close_reason)
+
+    def eof_received(self) -> bool:
+        return False
+
+    def pause_writing(self) -> None:
+        self.write_paused = True
+        self._check_slow_consumer()
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        self._release_producers()
+
+    def pending_bytes(self) -> int:
+        transport = self.transport
+        if transport is None or self.closed:
+            return 0
+        return transport.get_write_buffer_size()
+
+    # -- hooks called by the Cython core ------------------------------------------------------
+    def _process_connect(self, arg: bytes) -> int:
+        try:
+            opts: Any = json.loads(arg)
+            if not isinstance(opts, dict):
+                raise ValueError("CONNECT argument is not a JSON object")
+            verbose = bool(opts.get("verbose", True))
+            pedantic = bool(opts.get("pedantic", True))
+            echo = bool(opts.get("echo", True))
+            protocol = int(opts.get("protocol", 0))
+        except (ValueError, TypeError) as exc:
+            self.server.log.error(f"{self._label()} - {exc}")
+            self.close_connection("Protocol Violation")
+            return ParseResult.PARSE_STOP
+        if self._auth_timer is not None:
+            self._auth_timer.cancel()
+            self._auth_timer = None
+        identity = self.server.authenticator.authenticate(opts)
+        if identity is None:
+            self.server.log.error(f"{self._label()} - {ERR_AUTH_VIOLATION}")
+            self.close_with_error(ERR_AUTH_VIOLATION, "Authentication Failure")
+            return ParseResult.PARSE_STOP
+        if protocol < 0 or protocol > 1:
+            self.close_with_error(ERR_BAD_PROTOCOL, "Protocol Violation")
+            return ParseResult.PARSE_STOP
+        self.user = identity.user
+        self.verbose, self.pedantic, self.echo = verbose, pedantic, echo
+        self.headers = bool(opts.get("headers", False))
+        self.no_responders = bool(opts.get("no_responders", False))
+        self.name = str(opts.get("name", "") or "")
+        self.lang = str(opts.get("lang", "") or "")
+        self.version = str(opts.get("version", "") or "")
+        self.require_connect = False
+        self.connect_received = True
+        if verbose:
+            self.send_proto(b"+OK\r\n")
+        return ParseResult.PARSE_OK
+
+    def _protocol_error(self, code: int, detail: str) -> None:
+        if code == ParseError.PE_UNKNOWN_OP:
+            self.server.log.error(f"{self._label()} - Client parser ERROR")
+            self.close_with_error(ERR_UNKNOWN_OP, "Protocol Violation")
+        elif code == ParseError.PE_MAX_CONTROL_LINE:
+            self.server.log.error(f"{self._label()} - {ERR_MAX_CONTROL_LINE}")
+            self.close_with_error(ERR_MAX_CONTROL_LINE, "Maximum Control Line Exceeded")
+        elif code == ParseError.PE_AUTH:
+            self.server.log.error(f"{self._label()} - {ERR_AUTH_VIOLATION}")
+            self.close_with_error(ERR_AUTH_VIOLATION, "Authentication Failure")
+        else:  # argument errors: nats-server logs them and closes without an -ERR
+            self.server.log.error(f"{self._label()} - {detail}")
+            self.close_connection("Protocol Violation")
+
+    def _max_payload(self, size: int) -> None:
+        self.server.log.error(f"{self._label()} - maximum payload exceeded: {size} vs {self.core.max_payload}")
+        self.close_with_error(ERR_MAX_PAYLOAD, "Maximum Payload Exceeded")
+
+    def _client_error(self, arg: bytes) -> None:
+        self.server.log.error(f"{self._label()} - Client Error {arg.decode('utf-8', 'replace')}")
+        self.close_connection("Client Closed")
+
+    def _check_slow_consumer(self) -> None:
+        if not self.closed and self.pending_bytes() > self.core.max_pending:
+            self.core.slow_consumers += 1
+            self.server.log.info(f"{self._label()} - Slow Consumer Detected: MaxPending of {self.core.max_pending} Exceeded")
+            self.close_with_error(ERR_SLOW_CONSUMER, "Slow Consumer (Pending Bytes)", flush=False)
+
+    # -- producer stalls -----------------------------------------------------------------------
+    def _schedule_unstall(self) -> None:
+        if self._unstall_timer is None:
+            self._unstall_timer = asyncio.get_running_loop().call_later(STALL_MAX, self._unstall)
+
+    def _unstall(self) -> None:
+        self._unstall_timer = None
+        if not self.closed and self.transport is not None:
+            self.transport.resume_reading()
+
+    def _release_producers(self) -> None:
+        producers, self.stalled_producers = self.stalled_producers, []
+        for producer in producers:
+            producer._unstall()
+
+    # -- timers ----------------------------------------------------------------------------------
+    def _auth_timeout(self) -> None:
+        self._auth_timer = None
+        if not self.closed and self.require_connect:
+            self.server.log.debug(f"{self._label()} - Authentication Timeout")
+            self.close_with_error(ERR_AUTH_TIMEOUT, "Authentication Timeout")
+
+    def _ping_tick(self) -> None:
+        self._ping_timer = None
+        if self.closed:
+            return
+        opts = self.server.options
+        if self.pings_out + 1 > opts.ping_max:
+            self.server.stale_connections += 1
+            self.server.log.debug(f"{self._label()} - Stale Client Connection - Closing")
+            self.close_with_error(ERR_STALE, "Stale Connection")
+            return
+        self.pings_out += 1
+        self._ping_sent_at = time.time()
+        self.send_proto(b"PING\r\n")
+        self.flush()
+        self._ping_timer = asyncio.get_running_loop().call_later(opts.ping_interval, self._ping_tick)
+
+    # -- closing ---------------------------------------------------------------------------------
+    def close_with_error(self, message: str, reason: str, flush: bool = True) -> None:
+        if self.closed:
+            return
+        if flush:
+            self.send_proto(f"-ERR '{message}'\r\n".encode())
+        self.close_connection(reason, flush=flush)
+
+    def close_connection(self, reason: str, flush: bool = True) -> None:
+        """Close after the queued output went out (transport.close flushes), drop the subscriptions."""
+        if self.closed:
+            return
+        self.close_reason = reason
+        if flush:
+            self.flush()
+        transport = self.transport
+        self._teardown(reason)
+        if transport is not None:
+            if flush:
+                transport.close()
+            else:
+                transport.abort()
+
+    def _teardown(self, reason: str) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.sink.closed = True
+        if not self.close_reason:
+            self.close_reason = reason
+        for timer in (self._auth_timer, self._ping_timer, self._unstall_timer):
+            if timer is not None:
+                timer.cancel()
+        self._auth_timer = self._ping_timer = self._unstall_timer = None
+        self.remove_all_subs()
+        self._release_producers()
+        self.server.remove_client(self)
+
+    def _label(self) -> str:
+        return f"{self.host}:{self.port} - cid:{self.cid}"
+
+    def send_lame_duck_info(self) -> None:
+        self.send_proto(self.server.info_for(self, ldm=True))
+        self.flush()

@@ -1,0 +1,252 @@
+"""The server: listens, accepts clients, owns the sublist and the shared hot-path state,
+runs the timers, signals, lame duck mode, config reload and the monitoring port.
+
+Embedding, for Python users' own tests:
+
+    async with natsx.Server(port=0) as srv:
+        nc = await nats.connect(srv.client_url)
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+import time
+from collections import deque
+from typing import Any
+
+import natsx
+from natsx._core.conn import ServerCore
+from natsx._core.sublist import Sublist
+from natsx.auth import Authenticator
+from natsx.client import Client
+from natsx.options import ServerOptions, load_server_options
+from natsx.log import Logger
+from natsx.nkeys import new_server_id
+
+CLOSED_CONNECTIONS_KEPT = 10000   # nats-server keeps this many for /connz?state=closed
+
+
+class Server:
+    def __init__(self, options: ServerOptions | None = None, **overrides: Any) -> None:
+        opts = options if options is not None else ServerOptions()
+        for key, value in overrides.items():
+            if not hasattr(opts, key):
+                raise TypeError(f"unknown server option {key!r}")
+            setattr(opts, key, value)
+        self.options = opts
+        self.server_id = new_server_id()
+        self.log = Logger(debug=opts.debug, trace=opts.trace, logtime=opts.logtime, log_file=opts.log_file)
+        self.sublist = Sublist()
+        self.core = ServerCore(self.sublist, max_payload=opts.max_payload, max_pending=opts.max_pending,
+                               max_control_line=opts.max_control_line)
+        self.authenticator = _authenticator(opts)
+        self.clients: dict[int, Client] = {}
+        self.closed_clients: deque[dict[str, Any]] = deque(maxlen=CLOSED_CONNECTIONS_KEPT)
+        self.total_connections = 0
+        self.stale_connections = 0
+        self.http_req_stats: dict[str, int] = {}
+        self.lame_duck = False
+        self.start_time = time.time()
+        self.config_load_time = self.start_time
+        self.port = 0
+        self.http_port = 0
+        self._next_cid = 0
+        self._listener: asyncio.AbstractServer | None = None
+        self._monitor: asyncio.AbstractServer | None = None
+        self._done: asyncio.Event | None = None
+
+    @property
+    def name(self) -> str:
+        return self.options.server_name or self.server_id
+
+    @property
+    def client_url(self) -> str:
+        host = self.options.host
+        if host in ("", "0.0.0.0", "::"):
+            host = "127.0.0.1"
+        return f"nats://{host}:{self.port}"
+
+    # -- connections ---------------------------------------------------------------------------
+    def next_client_id(self) -> int:
+        self._next_cid += 1
+        return self._next_cid
+
+    def add_client(self, client: Client) -> None:
+        self.clients[client.cid] = client
+        self.total_connections += 1
+
+    def remove_client(self, client: Client) -> None:
+        if self.clients.pop(client.cid, None) is not None:
+            self.closed_clients.append({
+                "cid": client.cid, "ip": client.host, "port": client.port, "start": client.start,
+                "stop": time.time(), "reason": client.close_reason, "name": client.name,
+                "lang": client.lang, "version": client.version, "user": client.user,
+                "in_msgs": client.in_msgs, "in_bytes": client.in_bytes,
+                "out_msgs": client.out_msgs, "out_bytes": client.out_bytes,
+                "last_activity": client.last_activity, "rtt": client.rtt,
+            })
+
+    def info_for(self, client: Client, ldm: bool = False) -> bytes:
+        """The INFO line a client gets on connect (and again, with ldm, in lame duck mode)."""
+        opts = self.options
+        info: dict[str, Any] = {
+            "server_id": self.server_id,
+            "server_name": self.name,
+            "version": natsx.NATS_SERVER_VERSION,
+            "proto": 1,
+            "host": opts.host,
+            "port": self.port,
+            "headers": True,
+        }
+        if self.authenticator.required:
+            info["auth_required"] = True
+        info["max_payload"] = opts.max_payload
+        if opts.jetstream:
+            info["jetstream"] = True
+        info["client_id"] = client.cid
+        info["client_ip"] = client.host
+        if ldm:
+            info["ldm"] = True
+        info["natsx_version"] = natsx.__version__
+        return b"INFO " + json.dumps(info, separators=(",", ":")).encode() + b" \r\n"
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    async def start(self) -> None:
+        opts = self.options
+        loop = asyncio.get_running_loop()
+        self._done = asyncio.Event()
+        self.log.info("Starting nats-server")
+        self.log.info(f"  Version:  {natsx.NATS_SERVER_VERSION} (natsx {natsx.__version__})")
+        self.log.info(f"  Name:     {self.name}")
+        self.log.info(f"  ID:       {self.server_id}")
+        if opts.config_file:
+            self.log.info(f"Using configuration file: {opts.config_file}")
+        if opts.jetstream:
+            self.log.warn("JetStream is not available in this natsx version; serving core NATS only")
+        if opts.pid_file:
+            with open(opts.pid_file, "w") as f:
+                f.write(str(os.getpid()))
+        if opts.http_port:
+            from natsx.monitor import start_monitor
+
+            port = 0 if opts.http_port < 0 else opts.http_port
+            self._monitor = await start_monitor(self, opts.http_host or opts.host, port)
+            self.http_port = self._monitor.sockets[0].getsockname()[1]
+            self.log.info(f"Starting http monitor on {opts.http_host or opts.host}:{self.http_port}")
+            self.log.info(f"Listening for monitoring clients on http://{opts.http_host or opts.host}:{self.http_port}")
+        port = 0 if opts.port in (0, -1) else opts.port
+        self._listener = await loop.create_server(lambda: Client(self), opts.host or None, port,
+                                                  reuse_address=True, backlog=4096)
+        self.port = self._listener.sockets[0].getsockname()[1]
+        self.log.info(f"Listening for client connections on {opts.host}:{self.port}")
+        if opts.ports_file_dir:
+            self._write_ports_file()
+        self.start_time = time.time()
+        self.log.info("Server is ready")
+
+    def _write_ports_file(self) -> None:
+        ports: dict[str, list[str]] = {"nats": [self.client_url]}
+        if self.http_port:
+            ports["monitoring"] = [f"http://{self.options.http_host or self.options.host}:{self.http_port}"]
+        name = f"{os.path.basename(sys.argv[0]) or 'natsx'}_{os.getpid()}.ports"
+        with open(os.path.join(self.options.ports_file_dir, name), "w") as f:
+            json.dump(ports, f)
+
+    async def shutdown(self) -> None:
+        if self._done is None or self._done.is_set():
+            return
+        self.log.info("Initiating Shutdown...")
+        if self._listener is not None:
+            self._listener.close()
+        for client in list(self.clients.values()):
+            client.close_connection("Server Shutdown")
+        if self._monitor is not None:
+            self._monitor.close()
+        if self.options.pid_file:
+            try:
+                os.unlink(self.options.pid_file)
+            except OSError:
+                pass
+        self.log.info("Server Exiting..")
+        self._done.set()
+
+    async def wait_closed(self) -> None:
+        assert self._done is not None
+        await self._done.wait()
+
+    async def __aenter__(self) -> "Server":
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.shutdown()
+
+    # -- lame duck mode ------------------------------------------------------------------------------
+    async def enter_lame_duck_mode(self) -> None:
+        """Stop accepting, tell clients (INFO ldm), wait the grace period, then close the clients
+        spread over the rest of the lame duck duration, and shut down."""
+        if self.lame_duck:
+            return
+        self.lame_duck = True
+        opts = self.options
+        self.log.info("Entering lame duck mode, stop accepting new clients")
+        if self._listener is not None:
+            self._listener.close()
+        for client in list(self.clients.values()):
+            client.send_lame_duck_info()
+        grace = min(opts.lame_duck_grace_period, opts.lame_duck_duration)
+        await asyncio.sleep(grace)
+        clients = list(self.clients.values())
+        spread = max(opts.lame_duck_duration - grace, 0.0)
+        if clients:
+            pause = spread / len(clients)
+            for client in clients:
+                client.close_connection("Server Shutdown")
+                if pause:
+                    await asyncio.sleep(pause)
+        await self.shutdown()
+
+    # -- config reload -------------------------------------------------------------------------------
+    def reload(self) -> None:
+        """SIGHUP: re-read the config file; auth and logging take effect at once."""
+        path = self.options.config_file
+        if not path:
+            self.log.error("Failed to reload server configuration: no config file")
+            return
+        try:
+            new = load_server_options(path)
+        except Exception as exc:  # a broken file keeps the running config
+            self.log.error(f"Failed to reload server configuration: {exc}")
+            return
+        new.config_file = path
+        for key in ("host", "port"):
+            setattr(new, key, getattr(self.options, key))
+        self.options = new
+        self.authenticator = _authenticator(new)
+        self.log.configure(debug=new.debug, trace=new.trace, logtime=new.logtime, log_file=new.log_file)
+        self.core.max_payload = new.max_payload
+        self.core.max_pending = new.max_pending
+        self.config_load_time = time.time()
+        self.log.info("Reloaded server configuration")
+
+    async def run_until_stopped(self) -> None:
+        """Foreground mode for `natsx serve`: start, handle signals, return on shutdown."""
+        loop = asyncio.get_running_loop()
+        await self.start()
+        loop.add_signal_handler(signal.SIGINT, lambda: loop.create_task(self._on_signal("SIGINT")))
+        loop.add_signal_handler(signal.SIGTERM, lambda: loop.create_task(self._on_signal("SIGTERM")))
+        loop.add_signal_handler(signal.SIGHUP, self.reload)
+        loop.add_signal_handler(signal.SIGUSR2, lambda: loop.create_task(self.enter_lame_duck_mode()))
+        await self.wait_closed()
+
+    async def _on_signal(self, name: str) -> None:
+        self.log.info(f"Trapped \"{name.lower().removeprefix('sig')}\" signal")
+        await self.shutdown()
+
+
+def _authenticator(opts: ServerOptions) -> Authenticator:
+    return Authenticator(user=opts.username, password=opts.password, token=opts.authorization,
+                         users=list(opts.users or []), no_auth_user=opts.no_auth_user)
