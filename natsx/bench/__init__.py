@@ -1,0 +1,1 @@
+"""`natsx bench`: a load generator that speaks like `nats bench`, with a Cython hot loop."""

@@ -1,0 +1,734 @@
+# cython: freethreading_compatible = False
+"""The load generator's hot core: NATS client connections driven from one C poll loop.
+
+Python sets a connection up (handshake, subscriptions, what to send) and reads the counters
+afterwards; everything per message -- building PUB/HPUB frames into big writes, parsing
+MSG/HMSG deliveries, counting them, matching replies, timing requests, acking JetStream
+messages, answering service requests -- runs here without touching Python objects.
+"""
+from cpython.list cimport PyList_GET_SIZE
+from cpython.exc cimport PyErr_CheckSignals
+from libc.stdlib cimport malloc, realloc, free
+from libc.string cimport memcpy, memcmp, strerror
+from libc.errno cimport errno, EAGAIN, EINTR
+from posix.time cimport clock_gettime, timespec, CLOCK_MONOTONIC
+
+from natsx._core.parser cimport Parser, PARSE_OK, PARSE_STOP
+
+cdef extern from "<sys/socket.h>" nogil:
+    ssize_t c_send "send"(int fd, const void* buf, size_t n, int flags)
+    ssize_t c_recv "recv"(int fd, void* buf, size_t n, int flags)
+    int MSG_NOSIGNAL
+
+cdef extern from "<errno.h>" nogil:
+    int EWOULDBLOCK
+
+cdef extern from "<poll.h>" nogil:
+    struct pollfd:
+        int fd
+        short events
+        short revents
+    int c_poll "poll"(pollfd* fds, unsigned long nfds, int timeout)
+    short POLLIN, POLLOUT, POLLERR, POLLHUP, POLLNVAL
+
+# What a connection does inside run().
+ROLE_NONE = 0      # control traffic only (requests from Python, flushes)
+ROLE_PUB = 1       # publish `todo` frames as fast as the socket takes them, then flush
+ROLE_SUB = 2       # count deliveries until `target`
+ROLE_REQ = 3       # request/reply: `window` outstanding, each reply counted and timed
+ROLE_SERVE = 4     # answer every request with "ok" (runs until the deadline or an interrupt)
+ROLE_PULL = 5      # JetStream pull consumer: pull, count, ack
+
+cdef enum:
+    R_NONE = 0
+    R_PUB = 1
+    R_SUB = 2
+    R_REQ = 3
+    R_SERVE = 4
+    R_PULL = 5
+
+# Header modes of generated frames.
+HDR_NONE = 0
+HDR_FIXED = 1      # the same header block on every frame
+HDR_BATCH = 2      # JetStream atomic batch headers (Nats-Batch-Id/-Sequence/-Commit)
+
+DEF CHUNK = 262144           # bytes generated per refill of the write buffer
+DEF RBUF = 1048576           # read buffer
+
+
+cdef inline long long now_ns() noexcept nogil:
+    cdef timespec ts
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return <long long>ts.tv_sec * 1000000000 + ts.tv_nsec
+
+
+def monotonic_ns() -> int:
+    """The clock the counters use (CLOCK_MONOTONIC, ns)."""
+    return now_ns()
+
+
+cdef inline Py_ssize_t fmt_uint(char* out, unsigned long long v, int width) noexcept nogil:
+    """Decimal digits of v, zero-padded to `width`; returns the length written."""
+    cdef char tmp[24]
+    cdef int k = 0, i
+    while True:
+        tmp[k] = <char>(48 + v % 10)
+        k += 1
+        v //= 10
+        if v == 0:
+            break
+    while k < width:
+        tmp[k] = 48
+        k += 1
+    for i in range(k):
+        out[i] = tmp[k - 1 - i]
+    return k
+
+
+cdef inline bint contains(const char* s, Py_ssize_t n, const char* w, Py_ssize_t wn) noexcept nogil:
+    cdef Py_ssize_t i
+    if n < wn:
+        return False
+    for i in range(n - wn + 1):
+        if s[i] == w[0] and memcmp(s + i, w, wn) == 0:
+            return True
+    return False
+
+
+cdef inline int status_code(const char* hdr, Py_ssize_t n) noexcept nogil:
+    """The status of a "NATS/1.0 408 ..." header block; 0 for a plain header block."""
+    if n < 12 or memcmp(hdr, b"NATS/1.0 ", 9) != 0:
+        return 0
+    if hdr[9] < c'0' or hdr[9] > c'9':
+        return 0
+    return (hdr[9] - 48) * 100 + (hdr[10] - 48) * 10 + (hdr[11] - 48)
+
+
+cdef long long header_int(const char* hdr, Py_ssize_t n, const char* name, Py_ssize_t nl) noexcept nogil:
+    """Value of a numeric header ("Name: 123"), -1 if absent."""
+    cdef Py_ssize_t i = 0, j
+    cdef long long v
+    while i + nl < n:
+        if (i == 0 or hdr[i - 1] == c'\n') and memcmp(hdr + i, name, nl) == 0 and hdr[i + nl] == c':':
+            j = i + nl + 1
+            while j < n and hdr[j] == c' ':
+                j += 1
+            v = 0
+            while j < n and hdr[j] >= c'0' and hdr[j] <= c'9':
+                v = v * 10 + (hdr[j] - 48)
+                j += 1
+            return v
+        i += 1
+    return -1
+
+
+cdef class Client(Parser):
+    """One NATS connection (a non-blocking socket whose handshake Python already did)."""
+    cdef public object sock
+    cdef int fd
+    cdef int role
+    # Output: wbuf[wpos:wlen] is still to be written.
+    cdef char* wbuf
+    cdef Py_ssize_t wpos, wlen, wcap
+    cdef char* rbuf
+    # Replies to control requests (sid "1"): (subject, headers or None, payload) tuples.
+    cdef public list ctl
+    cdef public list errors
+    cdef public Py_ssize_t want_ctl
+    cdef public long long pongs, want_pongs
+    # Counters and clocks (ns).
+    cdef public long long received, target, sent, todo, completed, failures, statuses
+    cdef public long long start_ns, end_ns
+    cdef public long long in_bytes, out_bytes
+    cdef public bint closed
+    # Frame template for generated messages (PUB/REQ roles).
+    cdef bytes subj, reply, payload, hdr_fixed, batch_id, pull_subj, pull_reply
+    cdef public long long offset          # number of the first message (multisubject token, key)
+    cdef public bint suffix               # subject + "." + number
+    cdef public int suffix_width          # zero padding of the number
+    cdef public long long suffix_mod      # number modulo this (0: none)
+    cdef public long long rand_mod        # random numbers below this instead of sequential ones (0: off)
+    cdef public bint json_seq             # payload is {"seq":N} with N = number + 1
+    cdef public int hdr_mode
+    cdef public int window                # requests in flight (REQ)
+    cdef public bint lockstep             # wait for every reply before the next group of `window`
+    cdef public int batch                 # atomic batch size (HDR_BATCH) / pull batch (PULL)
+    cdef public bint check_errors         # a reply that is an error counts as a failure
+    cdef public bint ack                  # PULL: ack every message
+    cdef public bint fetch                # PULL: next pull only once the previous one is drained
+    cdef public long long pull_expires_ns
+    cdef long long outstanding, pending, batch_pos, rng, req_t0
+    cdef bint flushing
+    # Constant-frame fast path: one block of identical frames sent over and over.
+    cdef char* block
+    cdef Py_ssize_t block_len, frame_len
+    cdef long long const_left            # bytes of frames still to send from the block
+    cdef Py_ssize_t block_pos
+    # Latencies (ns) of requests.
+    cdef unsigned long long* lat
+    cdef public long long nlat
+    cdef long long lat_cap
+
+    def __cinit__(self, *args, **kwargs):
+        self.client_side = True
+        self.max_control_line = 1 << 20
+        self.wcap = CHUNK * 2
+        self.wbuf = <char*>malloc(self.wcap)
+        self.rbuf = <char*>malloc(RBUF)
+        if self.wbuf == NULL or self.rbuf == NULL:
+            raise MemoryError()
+        self.rng = 0x9E3779B97F4A7C15
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.fd = sock.fileno()
+        self.ctl = []
+        self.errors = []
+        self.subj = self.reply = self.payload = self.hdr_fixed = self.batch_id = b""
+        self.pull_subj = self.pull_reply = b""
+        self.window = 1
+        self.batch = 1
+
+    def __dealloc__(self):
+        free(self.wbuf)
+        free(self.rbuf)
+        free(self.block)
+        free(self.lat)
+
+    # ---------------------------------------------------------------- setup from Python
+
+    def write(self, data: bytes):
+        """Queue raw protocol bytes (control frames)."""
+        self._append(data, len(data))
+
+    def set_template(self, subject: bytes, reply: bytes = b"", payload: bytes = b"",
+                     headers: bytes = b"", int hdr_mode=HDR_NONE, bytes batch_id=b""):
+        self.subj = subject
+        self.reply = reply
+        self.payload = payload
+        self.hdr_fixed = headers
+        self.hdr_mode = hdr_mode
+        self.batch_id = batch_id
+
+    def set_pull(self, subject: bytes, reply: bytes):
+        self.pull_subj = subject
+        self.pull_reply = reply
+
+    def start(self, int role, long long count):
+        """Arm the connection for run(): `count` frames to send (PUB/REQ) or messages to get."""
+        self.role = role
+        self.received = self.sent = self.completed = self.failures = self.statuses = 0
+        self.outstanding = self.pending = self.batch_pos = 0
+        self.start_ns = self.end_ns = 0
+        self.flushing = False
+        self.todo = count if role in (R_PUB, R_REQ) else 0
+        self.target = count if role in (R_SUB, R_PULL) else 0
+        self.nlat = 0
+        free(self.lat)
+        self.lat = NULL
+        self.lat_cap = 0
+        if role == R_REQ and (self.window == 1 or self.hdr_mode == HDR_BATCH):
+            self.lat_cap = count
+            self.lat = <unsigned long long*>malloc(max(count, 1) * sizeof(unsigned long long))
+            if self.lat == NULL:
+                raise MemoryError()
+        free(self.block)
+        self.block = NULL
+        self.const_left = 0
+        if role == R_PUB and count > 0 and self._constant():
+            self._build_block(count)
+
+    def latencies(self):
+        """Request latencies in ns, in the order they completed."""
+        return [self.lat[i] for i in range(self.nlat)]
+
+    def parse(self, data: bytes):
+        """Parse bytes read outside the hot loop (what followed INFO in the handshake)."""
+        if data:
+            if self.feed(data, len(data)) == PARSE_STOP:
+                raise ConnectionError("protocol error from server")
+
+    def out_pending(self) -> int:
+        return self.wlen - self.wpos
+
+    # ---------------------------------------------------------------- output
+
+    cdef int _reserve(self, Py_ssize_t n) except -1:
+        cdef Py_ssize_t cap
+        cdef char* p
+        if self.wpos == self.wlen:
+            self.wpos = self.wlen = 0
+        if self.wlen + n <= self.wcap:
+            return 0
+        if self.wpos > 0:
+            memcpy(self.wbuf, self.wbuf + self.wpos, self.wlen - self.wpos)
+            self.wlen -= self.wpos
+            self.wpos = 0
+            if self.wlen + n <= self.wcap:
+                return 0
+        cap = max(self.wcap * 2, self.wlen + n)
+        p = <char*>realloc(self.wbuf, cap)
+        if p == NULL:
+            raise MemoryError()
+        self.wbuf = p
+        self.wcap = cap
+        return 0
+
+    cdef int _append(self, const char* data, Py_ssize_t n) except -1:
+        self._reserve(n)
+        memcpy(self.wbuf + self.wlen, data, n)
+        self.wlen += n
+        return 0
+
+    cdef bint _constant(self):
+        return not self.suffix and self.rand_mod == 0 and not self.json_seq and self.hdr_mode != HDR_BATCH
+
+    cdef int _build_block(self, long long count) except -1:
+        cdef Py_ssize_t start
+        cdef long long k, per
+        self._reserve(0)
+        start = self.wlen
+        self._emit(0, True, False)
+        self.frame_len = self.wlen - start
+        per = max(1, CHUNK // self.frame_len)
+        self.block_len = per * self.frame_len
+        self.block = <char*>malloc(self.block_len)
+        if self.block == NULL:
+            raise MemoryError()
+        for k in range(per):
+            memcpy(self.block + k * self.frame_len, self.wbuf + start, self.frame_len)
+        self.wlen = start
+        self.const_left = count * self.frame_len
+        self.block_pos = 0
+        return 0
+
+    cdef long long _number(self, long long i) noexcept:
+        cdef unsigned long long x
+        if self.rand_mod > 0:
+            x = self.rng
+            x ^= x << 13
+            x ^= x >> 7
+            x ^= x << 17
+            self.rng = x
+            return <long long>(x % <unsigned long long>self.rand_mod)
+        return self.offset + i
+
+    cdef int _emit(self, long long i, bint with_reply, bint commit) except -1:
+        """Append frame number i (0-based within this connection's run) to wbuf."""
+        cdef long long n = self._number(i)
+        cdef Py_ssize_t sl = len(self.subj), rl = len(self.reply), pl = len(self.payload)
+        cdef Py_ssize_t hl = 0, tot, k
+        cdef char hdr[512]
+        cdef char pay[48]
+        cdef const char* payp = self.payload
+        cdef char* p
+        cdef long long num
+        if self.json_seq:
+            memcpy(pay, b'{"seq":', 7)
+            pl = 7 + fmt_uint(pay + 7, n + 1, 0)
+            pay[pl] = c'}'
+            pl += 1
+            payp = pay
+        if self.hdr_mode == HDR_FIXED:
+            hl = len(self.hdr_fixed)
+            if hl > 512:
+                raise ValueError("headers too long")
+            memcpy(hdr, <const char*>self.hdr_fixed, hl)
+        elif self.hdr_mode == HDR_BATCH:
+            hl = 0
+            memcpy(hdr, b"NATS/1.0\r\nNats-Batch-Id: ", 25)
+            hl = 25
+            memcpy(hdr + hl, <const char*>self.batch_id, len(self.batch_id))
+            hl += len(self.batch_id)
+            memcpy(hdr + hl, b"\r\nNats-Batch-Sequence: ", 23)
+            hl += 23
+            hl += fmt_uint(hdr + hl, self.batch_pos + 1, 0)
+            memcpy(hdr + hl, b"\r\n", 2)
+            hl += 2
+            if commit:
+                memcpy(hdr + hl, b"Nats-Batch-Commit: 1\r\n", 22)
+                hl += 22
+            memcpy(hdr + hl, b"\r\n", 2)
+            hl += 2
+        self._reserve(sl + rl + hl + pl + 96)
+        p = self.wbuf + self.wlen
+        if hl:
+            memcpy(p, b"HPUB ", 5)
+            p += 5
+        else:
+            memcpy(p, b"PUB ", 4)
+            p += 4
+        memcpy(p, <const char*>self.subj, sl)
+        p += sl
+        if self.suffix:
+            p[0] = c'.'
+            p += 1
+            num = n % self.suffix_mod if self.suffix_mod > 0 else n
+            p += fmt_uint(p, num, self.suffix_width)
+        if with_reply and rl:
+            p[0] = c' '
+            p += 1
+            memcpy(p, <const char*>self.reply, rl)
+            p += rl
+        p[0] = c' '
+        p += 1
+        if hl:
+            p += fmt_uint(p, hl, 0)
+            p[0] = c' '
+            p += 1
+        tot = hl + pl
+        p += fmt_uint(p, tot, 0)
+        p[0] = c'\r'
+        p[1] = c'\n'
+        p += 2
+        if hl:
+            memcpy(p, hdr, hl)
+            p += hl
+        if pl:
+            memcpy(p, payp, pl)
+            p += pl
+        p[0] = c'\r'
+        p[1] = c'\n'
+        p += 2
+        self.wlen = p - self.wbuf
+        return 0
+
+    cdef int _emit_pull(self, long long n) except -1:
+        """A pull request for n messages: PUB $JS.API.CONSUMER.MSG.NEXT.<s>.<c> <inbox> ..."""
+        cdef char body[96]
+        cdef Py_ssize_t bl, sl = len(self.pull_subj), rl = len(self.pull_reply)
+        cdef char* p
+        memcpy(body, b'{"batch":', 9)
+        bl = 9 + fmt_uint(body + 9, n, 0)
+        memcpy(body + bl, b',"expires":', 11)
+        bl += 11
+        bl += fmt_uint(body + bl, self.pull_expires_ns, 0)
+        body[bl] = c'}'
+        bl += 1
+        self._reserve(sl + rl + bl + 48)
+        p = self.wbuf + self.wlen
+        memcpy(p, b"PUB ", 4)
+        p += 4
+        memcpy(p, <const char*>self.pull_subj, sl)
+        p += sl
+        p[0] = c' '
+        p += 1
+        memcpy(p, <const char*>self.pull_reply, rl)
+        p += rl
+        p[0] = c' '
+        p += 1
+        p += fmt_uint(p, bl, 0)
+        p[0] = c'\r'
+        p[1] = c'\n'
+        p += 2
+        memcpy(p, body, bl)
+        p += bl
+        p[0] = c'\r'
+        p[1] = c'\n'
+        p += 2
+        self.wlen = p - self.wbuf
+        self.pending += n
+        return 0
+
+    cdef int _generate(self) except -1:
+        """Top up wbuf with the frames the role wants to send now."""
+        cdef long long k, group, want
+        cdef bint last
+        if self.role == R_PUB:
+            if self.sent < self.todo and self.const_left == 0:
+                if self.start_ns == 0:
+                    self.start_ns = now_ns()
+                while self.sent < self.todo and self.wlen - self.wpos < CHUNK:
+                    if self.hdr_mode == HDR_BATCH:
+                        last = self.batch_pos == self.batch - 1 or self.sent == self.todo - 1
+                        self._emit(self.sent, False, last)
+                        self.batch_pos = 0 if last else self.batch_pos + 1
+                    else:
+                        self._emit(self.sent, True, False)
+                    self.sent += 1
+            if self.sent >= self.todo and self.const_left == 0 and not self.flushing \
+                    and self.wpos == self.wlen:
+                self.flushing = True
+                self.want_pongs = self.pongs + 1
+                self._append(b"PING\r\n", 6)
+        elif self.role == R_REQ:
+            if self.sent >= self.todo:
+                return 0
+            if self.lockstep and self.outstanding > 0:
+                return 0
+            if self.start_ns == 0:
+                self.start_ns = now_ns()
+            if self.hdr_mode == HDR_BATCH:
+                # One atomic batch: plain publishes, the commit carries the reply.
+                group = min(self.batch, self.todo - self.sent)
+                self.req_t0 = now_ns()
+                for k in range(group):
+                    self.batch_pos = k
+                    self._emit(self.sent, k == group - 1, k == group - 1)
+                    self.sent += 1
+                self.outstanding += 1
+                return 0
+            group = self.window - self.outstanding
+            if group > self.todo - self.sent:
+                group = self.todo - self.sent
+            if group <= 0:
+                return 0
+            self.req_t0 = now_ns()
+            for k in range(group):
+                self._emit(self.sent, True, False)
+                self.sent += 1
+            self.outstanding += group
+        elif self.role == R_PULL:
+            if self.received + self.pending >= self.target:
+                return 0
+            if self.fetch:
+                if self.pending == 0:
+                    self._emit_pull(min(self.batch, self.target - self.received))
+            elif self.pending * 2 <= self.batch:
+                want = min(self.batch - self.pending, self.target - self.received - self.pending)
+                if want > 0:
+                    self._emit_pull(want)
+        return 0
+
+    cdef int _pump_out(self) except -1:
+        """Write as much as the socket takes; returns 1 when it would block."""
+        cdef ssize_t n
+        cdef Py_ssize_t chunk
+        while True:
+            # Queued bytes go first, unless a constant block is mid-frame.
+            if self.wpos < self.wlen and (self.const_left == 0 or self.block_pos % self.frame_len == 0):
+                n = c_send(self.fd, self.wbuf + self.wpos, self.wlen - self.wpos, MSG_NOSIGNAL)
+                if n < 0:
+                    return self._send_error()
+                self.wpos += n
+                self.out_bytes += n
+                if self.wpos == self.wlen:
+                    self.wpos = self.wlen = 0
+                continue
+            if self.const_left > 0:
+                if self.start_ns == 0:
+                    self.start_ns = now_ns()
+                chunk = self.block_len - self.block_pos
+                if chunk > self.const_left:
+                    chunk = self.const_left
+                n = c_send(self.fd, self.block + self.block_pos, chunk, MSG_NOSIGNAL)
+                if n < 0:
+                    return self._send_error()
+                self.const_left -= n
+                self.out_bytes += n
+                self.block_pos += n
+                if self.block_pos == self.block_len:
+                    self.block_pos = 0
+                if self.const_left == 0:
+                    self.sent = self.todo
+                continue
+            self._generate()
+            if self.wpos == self.wlen:
+                return 0
+
+    cdef int _send_error(self) except -1:
+        if errno == EAGAIN or errno == EWOULDBLOCK or errno == EINTR:
+            return 1
+        self.closed = True
+        raise ConnectionError(f"send: {strerror(errno).decode()}")
+
+    cdef int _pump_in(self) except -1:
+        """Read and parse what the socket has; returns the bytes read."""
+        cdef ssize_t n
+        cdef long long total = 0
+        cdef int r
+        while True:
+            n = c_recv(self.fd, self.rbuf, RBUF, 0)
+            if n < 0:
+                if errno == EAGAIN or errno == EWOULDBLOCK or errno == EINTR:
+                    return total
+                self.closed = True
+                raise ConnectionError(f"recv: {strerror(errno).decode()}")
+            if n == 0:
+                self.closed = True
+                if self.errors:
+                    raise ConnectionError(f"server closed the connection: {self.errors[len(self.errors) - 1]}")
+                raise ConnectionError("server closed the connection")
+            self.in_bytes += n
+            total += n
+            r = self.feed(self.rbuf, n)
+            if r == PARSE_STOP:
+                self.closed = True
+                raise ConnectionError("protocol error from server")
+            if n < RBUF:
+                return total
+
+    cdef bint _done(self):
+        if self.pongs < self.want_pongs:
+            return False
+        if PyList_GET_SIZE(self.ctl) < self.want_ctl:
+            return False
+        if self.role == R_PUB:
+            return self.flushing and self.end_ns != 0
+        if self.role == R_SUB or self.role == R_PULL:
+            return self.received >= self.target
+        if self.role == R_REQ:
+            return self.completed >= self.todo
+        if self.role == R_SERVE:
+            return False
+        return True
+
+    # ---------------------------------------------------------------- parser hooks
+
+    cdef int on_info(self, const char* arg, Py_ssize_t n) except -1:
+        return PARSE_OK
+
+    cdef int on_ping(self) except -1:
+        self._append(b"PONG\r\n", 6)
+        return PARSE_OK
+
+    cdef int on_pong(self) except -1:
+        self.pongs += 1
+        if self.role == R_PUB and self.flushing and self.end_ns == 0 and self.pongs >= self.want_pongs:
+            self.end_ns = now_ns()
+        return PARSE_OK
+
+    cdef int on_ok(self) except -1:
+        return PARSE_OK
+
+    cdef int on_err(self, const char* arg, Py_ssize_t n) except -1:
+        self.errors.append(arg[:n].decode("utf-8", "replace"))
+        return PARSE_OK
+
+    cdef int on_parse_error(self, int code, str detail) except -1:
+        self.errors.append(f"parse error {code} {detail}")
+        return PARSE_STOP
+
+    cdef int on_msg(self, const char* subject, Py_ssize_t subject_len,
+                    const char* sid, Py_ssize_t sid_len,
+                    const char* reply, Py_ssize_t reply_len,
+                    const char* hdr, Py_ssize_t hdr_len,
+                    const char* payload, Py_ssize_t payload_len) except -1:
+        cdef long long t
+        cdef int st
+        cdef long long left
+        if sid_len == 1 and sid[0] == c'1':
+            self.ctl.append((subject[:subject_len], None if hdr == NULL else hdr[:hdr_len],
+                             payload[:payload_len]))
+            return PARSE_OK
+        cdef int role = self.role
+        if role == R_SUB:
+            self.received += 1
+            if self.received == 1:
+                self.start_ns = now_ns()
+            if self.received == self.target:
+                self.end_ns = now_ns()
+        elif role == R_REQ:
+            t = now_ns()
+            if self.check_errors:
+                if hdr != NULL and status_code(hdr, hdr_len) != 0:
+                    self.failures += 1
+                elif payload_len == 0 and hdr == NULL:
+                    self.failures += 1
+                elif payload_len > 0 and (payload[0] == c'-' or contains(payload, payload_len, b"error", 5)):
+                    self.failures += 1
+            if self.lat != NULL and self.nlat < self.lat_cap:
+                self.lat[self.nlat] = t - self.req_t0
+                self.nlat += 1
+            if self.outstanding > 0:
+                self.outstanding -= 1
+            if self.hdr_mode == HDR_BATCH:
+                self.completed = self.sent
+            else:
+                self.completed += 1
+            if self.completed >= self.todo and self.end_ns == 0:
+                self.end_ns = t
+            if self.window == 1 or self.hdr_mode == HDR_BATCH:
+                self.req_t0 = t
+        elif role == R_SERVE:
+            if reply_len > 0:
+                self._reply_ok(reply, reply_len)
+            self.received += 1
+        elif role == R_PULL:
+            if hdr != NULL and payload_len == 0:
+                st = status_code(hdr, hdr_len)
+                if st != 0:
+                    self.statuses += 1
+                    if st == 408 or st == 409 or st == 404:
+                        left = header_int(hdr, hdr_len, b"Nats-Pending-Messages", 21)
+                        if left < 0 or left > self.pending:
+                            left = self.pending
+                        self.pending -= left
+                    return PARSE_OK
+            self.received += 1
+            if self.pending > 0:
+                self.pending -= 1
+            if self.received == 1:
+                self.start_ns = now_ns()
+            if self.received == self.target:
+                self.end_ns = now_ns()
+            if self.ack and reply_len > 0:
+                self._ack(reply, reply_len)
+        return PARSE_OK
+
+    cdef int _reply_ok(self, const char* reply, Py_ssize_t n) except -1:
+        self._reserve(n + 16)
+        cdef char* p = self.wbuf + self.wlen
+        memcpy(p, b"PUB ", 4)
+        memcpy(p + 4, reply, n)
+        memcpy(p + 4 + n, b" 2\r\nok\r\n", 8)
+        self.wlen += n + 12
+        return 0
+
+    cdef int _ack(self, const char* reply, Py_ssize_t n) except -1:
+        self._reserve(n + 16)
+        cdef char* p = self.wbuf + self.wlen
+        memcpy(p, b"PUB ", 4)
+        memcpy(p + 4, reply, n)
+        memcpy(p + 4 + n, b" 0\r\n\r\n", 7)
+        self.wlen += n + 11
+        return 0
+
+
+def run(list clients, double slice_s):
+    """Drive every client for at most `slice_s` seconds; True once every client is done.
+
+    SERVE clients are never done, so with one of them this returns False after each slice.
+    """
+    cdef Py_ssize_t n = len(clients), i
+    cdef pollfd* pfds = <pollfd*>malloc(max(n, 1) * sizeof(pollfd))
+    cdef Client c
+    cdef long long deadline = now_ns() + <long long>(slice_s * 1e9)
+    cdef long long left
+    cdef bint all_done
+    cdef int r, ms
+    if pfds == NULL:
+        raise MemoryError()
+    try:
+        while True:
+            all_done = True
+            for i in range(n):
+                c = <Client>clients[i]
+                c._pump_out()
+                if not c._done():
+                    all_done = False
+                pfds[i].fd = c.fd
+                pfds[i].events = POLLIN
+                if c.wpos < c.wlen or c.const_left > 0:
+                    pfds[i].events |= POLLOUT
+                pfds[i].revents = 0
+            if all_done:
+                return True
+            left = deadline - now_ns()
+            if left <= 0:
+                return False
+            ms = <int>min(left // 1000000 + 1, 100)
+            with nogil:
+                r = c_poll(pfds, n, ms)
+            if r < 0:
+                if errno != EINTR:
+                    raise OSError(errno, strerror(errno).decode())
+            PyErr_CheckSignals()
+            if r <= 0:
+                continue
+            for i in range(n):
+                if pfds[i].revents & (POLLIN | POLLERR | POLLHUP):
+                    c = <Client>clients[i]
+                    c._pump_in()
+    finally:
+        free(pfds)
