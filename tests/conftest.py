@@ -441,8 +441,10 @@ class ServerPool:
         self.tmpdir = tmpdir
         self.servers: dict[tuple, ServerProcess] = {}
 
-    def get(self, kind: str, config: Optional[str] = None, args: Sequence[str] = ()) -> ServerProcess:
-        key = (kind, config, tuple(args))
+    def get(self, kind: str, config: Optional[str] = None, args: Sequence[str] = (),
+            slot: str = "") -> ServerProcess:
+        """`slot` keeps otherwise identical servers apart (e.g. two independent nats-servers)."""
+        key = (kind, config, tuple(args), slot)
         srv = self.servers.get(key)
         if srv is None or not srv.running:
             srv = ServerProcess(kind, self.tmpdir).start(args, config)
