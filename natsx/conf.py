@@ -939,8 +939,10 @@ class _Lexer:
         r = self.next()
         if _is_nl(r):
             return self.errorf("Expected two hexadecimal digits after '\\x', but hit end of line")
-        hexs = self.input[self.pos - 2 : self.pos]
-        if len(hexs) != 2 or not all(c in "0123456789abcdefABCDEF" for c in hexs):
+        # nats-server slices the last two *bytes*, whatever runes were read.
+        raw = self.input[self.pos - 2 : self.pos].encode("utf-8", "surrogateescape")[-2:]
+        hexs = raw.decode("utf-8", "surrogateescape")
+        if len(raw) != 2 or not all(c in b"0123456789abcdefABCDEF" for c in raw):
             return self.errorf(f"Expected two hexadecimal digits after '\\x', but got '{hexs}'")
         self.add_part(bytes([int(hexs, 16)]).decode("utf-8", "surrogateescape"))
         return self.string_state

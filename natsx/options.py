@@ -449,8 +449,9 @@ def _parse_users(tk: Optional[Token], v: Any, col: _Collector) -> Optional[list[
                 else:
                     col.unknown(ftk, k)
             if not user.user and not user.nkey:
+                # Returned as an error by nats-server: ends the whole list.
                 col.err(ftk, "User entry requires a user")
-                continue
+                return None
             users.append(user)
         return users
     except _Panic as p:
@@ -549,6 +550,12 @@ def _apply_line(opts: ServerOptions, k: str, raw: Any, col: _Collector) -> None:
                 col.err(tk, "Can not have a token and a users array")
                 return
             opts.users.extend(auth.users)
+            seen: set[str] = set()
+            for u in opts.users:
+                if u.user and u.user in seen:
+                    col.err(tk, f"Duplicate user {go_quote(u.user)} detected")
+                    return
+                seen.add(u.user)
         opts.default_permissions = auth.default_permissions
         opts.auth_callout = auth.callout
     elif key in ("http", "https"):
