@@ -17,7 +17,7 @@ import email.utils
 import json
 import os
 import time
-from typing import Any, Callable, Iterable, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import natsx
@@ -889,8 +889,13 @@ def render(server: Any, path: str, params: Mapping[str, str], http_port: Optiona
            base_path: str = "") -> tuple[int, str, bytes]:
     """(status, content type, body) for one request, counting it in server.http_req_stats."""
     base = base_path.rstrip("/")
-    if base and (path == base or path.startswith(base + "/")):
-        path = path[len(base):] or "/"
+    if base:   # with http_base_path everything lives under it, and nothing else answers
+        if path in (base, base + "/"):
+            path = "/"
+        elif path.startswith(base + "/"):
+            path = path[len(base):]
+        else:
+            path = ""
     stats = getattr(server, "http_req_stats", None)
     if path == "/":
         if stats is not None:

@@ -473,3 +473,29 @@ async def test_keys_match_nats_server(tmp_path):
     assert [list(d) for d in ref_subs] == [list(d) for d in nx_subs]
     assert list(ref_docs["/subsz?subs=1"]) == list(nx_docs["/subsz?subs=1"])
     assert list(ref_docs["/connz?subs=detail"]) == list(nx_docs["/connz?subs=detail"])
+
+
+async def test_http_base_path():
+    async with natsx.Server(host="127.0.0.1", port=0, http_port=-1, http_base_path="/nats") as s:
+        v = await get_json(s.http_port, "/nats/varz")
+        assert v["http_base_path"] == "/nats"
+        idx = await http_get(s.http_port, "/nats")
+        assert idx.status == 200 and b"href=./nats/connz>" in idx.body
+        assert (await http_get(s.http_port, "/varz")).status == 404
+
+
+async def test_varz_cpu_reflects_process_load(srv):
+    await get_json(srv.http_port, "/varz")          # starts a sampling window
+
+    def burn(seconds: float) -> None:
+        end = time.process_time() + seconds        # CPU time, so a busy machine only makes it slower
+        while time.process_time() < end:
+            pass
+
+    await asyncio.get_running_loop().run_in_executor(None, burn, 1.2)
+    v = await get_json(srv.http_port, "/varz")
+    # 1.2s of CPU over the window since the previous sample; nats-server's %CPU of one core.
+    assert v["cpu"] > 5, v["cpu"]
+    with open("/proc/self/statm") as f:
+        rss = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    assert abs(v["mem"] - rss) < 50 * 1024 * 1024
