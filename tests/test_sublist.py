@@ -310,9 +310,9 @@ def test_subscriber_base_deliver_raises_and_callback_subscriber():
     sub = Subscription(b"foo", b"1", base)
     with pytest.raises(NotImplementedError):
         base.deliver_py(sub, b"foo", None, None, b"x")
-    assert base.is_closed is False
-    base.close()
-    assert base.is_closed is True
+    assert base.closed is False
+    base.closed = True
+    assert base.closed is True
 
     got = []
     cb = CallbackSubscriber(lambda *a: got.append(a))

@@ -10,7 +10,7 @@
 # while subscriptions come and go. genid is bumped on every change for callers' L1 caches.
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
-from cpython.dict cimport PyDict_GetItem
+from cpython.dict cimport PyDict_GetItem, PyDict_Next
 from cpython.ref cimport PyObject
 from libc.string cimport memcmp
 
@@ -166,13 +166,6 @@ cdef class Subscriber:
                      const char* hdr, Py_ssize_t hdr_len,
                      const char* payload, Py_ssize_t payload_len) except -1:
         raise NotImplementedError(f"{type(self).__name__}.deliver")
-
-    @property
-    def is_closed(self):
-        return self.closed
-
-    def close(self):
-        self.closed = True
 
     def deliver_py(self, Subscription sub, bytes subject, reply=None, hdr=None, bytes payload=b""):
         """Call deliver() from Python (tests, rare control-plane paths)."""
@@ -596,7 +589,22 @@ cdef class Sublist:
 
 # Sublist helpers (module-level: the .pxd fixes the class's C methods).
 
+cdef list _cached_keys_matching(Sublist self, bytes pattern):
+    """Cached literal subjects that the wildcard subject `pattern` matches (C-level dict scan)."""
+    cdef list out = []
+    cdef Py_ssize_t pos = 0
+    cdef PyObject* k
+    cdef PyObject* v
+    cdef const char* p = PyBytes_AS_STRING(pattern)
+    cdef Py_ssize_t pl = PyBytes_GET_SIZE(pattern)
+    while PyDict_Next(self._cache, &pos, &k, &v):
+        if _match_literal(PyBytes_AS_STRING(<bytes>k), PyBytes_GET_SIZE(<bytes>k), p, pl):
+            out.append(<bytes>k)
+    return out
+
+
 cdef int _add_to_cache(Sublist self, bytes subject, Subscription sub) except -1:
+    """addToCache: replace the affected cached results with copies that include sub."""
     cdef object r
     cdef bytes key
     if not self._cache:
@@ -606,22 +614,20 @@ cdef int _add_to_cache(Sublist self, bytes subject, Subscription sub) except -1:
         if r is not None:
             self._cache[subject] = _add_sub_to_result(<SublistResult>r, sub)
         return 0
-    for key, r in list(self._cache.items()):
-        if _match_literal(PyBytes_AS_STRING(key), PyBytes_GET_SIZE(key),
-                          PyBytes_AS_STRING(subject), PyBytes_GET_SIZE(subject)):
-            self._cache[key] = _add_sub_to_result(<SublistResult>r, sub)
+    for key in _cached_keys_matching(self, subject):
+        self._cache[key] = _add_sub_to_result(<SublistResult>self._cache[key], sub)
     return 0
 
+
 cdef int _remove_from_cache(Sublist self, bytes subject) except -1:
+    """removeFromCache: drop the cached results the removed subject matched."""
     cdef bytes key
     if not self._cache:
         return 0
     if is_literal_c(PyBytes_AS_STRING(subject), PyBytes_GET_SIZE(subject)):
         self._cache.pop(subject, None)
         return 0
-    for key in [k for k in self._cache
-                if _match_literal(PyBytes_AS_STRING(<bytes>k), PyBytes_GET_SIZE(<bytes>k),
-                                  PyBytes_AS_STRING(subject), PyBytes_GET_SIZE(subject))]:
+    for key in _cached_keys_matching(self, subject):
         del self._cache[key]
     return 0
 
