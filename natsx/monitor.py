@@ -581,8 +581,6 @@ def connz(server: Any, params: Mapping[str, str] | None = None) -> dict:
             open_clients = [clients[cid]]
     elif state in (CONN_OPEN, CONN_ALL):
         for c in clients.values():
-            if acc and _account_name(c) != acc:
-                continue
             if user and (getattr(c, "user", "") or "") != user:
                 continue
             if mqtt_client:
@@ -617,7 +615,7 @@ def connz(server: Any, params: Mapping[str, str] | None = None) -> dict:
             continue
         if mqtt_client:
             continue
-        ci = cc
+        ci = cc   # a fresh dict from _closed_info
         sub_list = cc["_subs"]
         if sub_list:
             if subs_det:
@@ -632,16 +630,14 @@ def connz(server: Any, params: Mapping[str, str] | None = None) -> dict:
                 ci["account"] = a
                 ci["name_tag"] = a
         infos.append(ci)
-    if len(infos) != total:
-        total = len(infos)
-
     key = _SORT_KEYS[sort_opt]
     infos.sort(key=lambda ci: ci["cid"])
     if sort_opt in ("cid", "start", "uptime", "reason"):
         infos.sort(key=lambda ci: key(ci, now_ns))
     else:
         infos.sort(key=lambda ci: key(ci, now_ns), reverse=True)
-    page = infos[min(offset, total):min(offset + limit, total)]
+    # total counts before the user filter (as nats-server's does); paging uses what is left.
+    page = infos[offset:offset + limit]
     out["num_connections"] = len(page)
     out["connections"] = [_finish(ci) for ci in page]
     return out

@@ -499,3 +499,19 @@ async def test_varz_cpu_reflects_process_load(srv):
     with open("/proc/self/statm") as f:
         rss = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     assert abs(v["mem"] - rss) < 50 * 1024 * 1024
+
+
+async def test_auth_fields_and_user_filter():
+    async with natsx.Server(host="127.0.0.1", port=0, http_port=-1, username="bob", password="pw") as s:
+        nc = await nats.connect(s.client_url, user="bob", password="pw")
+        try:
+            v = await get_json(s.http_port, "/varz")
+            assert v["auth_required"] is True and list(v).index("auth_required") == list(v).index("port") + 1
+            plain = (await get_json(s.http_port, "/connz"))["connections"][0]
+            assert "authorized_user" not in plain and "name_tag" not in plain
+            ci = (await get_json(s.http_port, "/connz?auth=1"))["connections"][0]
+            assert ci["authorized_user"] == "bob" and ci["name_tag"] == "$G" and "account" not in ci
+            assert (await get_json(s.http_port, "/connz?auth=1&user=bob"))["num_connections"] == 1
+            assert (await get_json(s.http_port, "/connz?auth=1&user=eve"))["num_connections"] == 0
+        finally:
+            await nc.close()
