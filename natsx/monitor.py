@@ -35,6 +35,7 @@ DEFAULT_SUB_LIST_SIZE = 1024    # nats-server DefaultSubListSize
 MAX_HEADER_BYTES = 1 << 20      # Go http.DefaultMaxHeaderBytes
 READ_TIMEOUT = 10.0             # a silent HTTP connection is dropped after this long
 NS = 1_000_000_000
+NOT_FOUND = b"404 page not found\n"
 
 
 class MonitorError(Exception):
@@ -829,6 +830,15 @@ def healthz(server: Any, params: Mapping[str, str] | None = None) -> tuple[dict,
     return {"status": "ok"}, 200
 
 
+def raftz(server: Any, params: Mapping[str, str] | None = None) -> dict:
+    raise MonitorError("No Raft nodes registered", 404)   # natsx runs no Raft groups
+
+
+def ipqueuesz(server: Any, params: Mapping[str, str] | None = None) -> dict:
+    decode_bool(params or {}, "all")
+    return {}                                            # no internal IP queues in natsx
+
+
 # ---- / (index page) ---------------------------------------------------------------------------
 
 _ROOT_LINKS = (("varz", "General"), ("jsz", "JetStream"), ("connz", "Connections"),
@@ -877,7 +887,7 @@ def root_html(server: Any, base_path: str = "") -> str:
 ENDPOINTS: dict[str, Callable[..., Any]] = {
     "/varz": varz, "/connz": connz, "/subsz": subsz, "/subscriptionsz": subsz, "/routez": routez,
     "/gatewayz": gatewayz, "/leafz": leafz, "/jsz": jsz, "/accountz": accountz,
-    "/accstatz": accstatz, "/healthz": healthz,
+    "/accstatz": accstatz, "/healthz": healthz, "/raftz": raftz, "/ipqueuesz": ipqueuesz,
 }
 
 
@@ -899,7 +909,7 @@ def render(server: Any, path: str, params: Mapping[str, str], http_port: Optiona
         return 200, "text/html; charset=utf-8", root_html(server, base).encode()
     fn = ENDPOINTS.get(path)
     if fn is None:
-        return 404, "text/plain; charset=utf-8", b"404 page not found\n"
+        return 404, "text/plain; charset=utf-8", NOT_FOUND
     key = "/subsz" if path == "/subscriptionsz" else path
     if stats is not None:
         stats[key] = stats.get(key, 0) + 1
@@ -930,7 +940,7 @@ def _response(status: int, ctype: str, body: bytes, head_only: bool, keep_alive:
     if cors:
         lines.append("Access-Control-Allow-Origin: *")
     lines.append(f"Content-Type: {ctype}")
-    if status == 404:
+    if body == NOT_FOUND:   # Go's http.NotFound
         lines.append("X-Content-Type-Options: nosniff")
     lines.append("Date: " + email.utils.formatdate(usegmt=True))
     lines.append(f"Content-Length: {len(body)}")

@@ -365,6 +365,10 @@ async def test_other_endpoints_have_nats_server_shape(srv):
 
     missing = await http_get(port, "/varz/")
     assert (missing.status, missing.body) == (404, b"404 page not found\n")
+    assert missing.headers["x-content-type-options"] == "nosniff"
+    raft = await http_get(port, "/raftz")
+    assert (raft.status, raft.body) == (404, b"No Raft nodes registered")
+    assert await get_json(port, "/ipqueuesz") == {}
 
     v = await get_json(port, "/varz")
     stats = v["http_req_stats"]
