@@ -195,13 +195,43 @@ def test_empty_tokens_match_nothing_and_are_not_cached():
     assert sl.num_cache == 0
 
 
+# What nats-server's Sublist.Insert rejects (the client sees -ERR 'Invalid Subject').
+NOT_INSERTABLE = [b"", b".", b"foo..bar", b".foo", b"foo.", b"foo.>.bar", b">.foo", b">.>", b"a.>.*"]
+# Accepted by Insert although IsValidSubject would say no (whitespace is not Insert's concern).
+INSERTABLE_ODD = [b"foo\x0cbar", b"a.\x0b", b"foo*", b"*foo.>bar", b"\xff.x", b"a\x00b"]
+
+
 def test_insert_rejects_invalid_subjects():
     sl = Sublist()
-    for bad in (b"", b"foo..bar", b".foo", b"foo.", b"foo.>.bar", b">.foo", b"foo bar", b"foo\tbar",
-                b"foo.\n", b"a.\r.b"):
+    for bad in NOT_INSERTABLE + [b"a.\r.b"[:2] + b".b"]:
         with pytest.raises(ValueError, match="Invalid Subject"):
             sl.insert(Subscription(bad, b"1"))
+        assert sl.remove(Subscription(bad, b"1")) is False
     assert len(sl) == 0 and sl.inserts == 0 and sl.genid == 0
+    for i, odd in enumerate(INSERTABLE_ODD):
+        sub = Subscription(odd, b"%d" % i)
+        sl.insert(sub)
+        assert sub in sl.match(odd).psubs
+    assert len(sl) == len(INSERTABLE_ODD)
+
+
+def test_insert_rules_match_nats_server(ref_factory):
+    """Differential: SUB on the real nats-server errors exactly where Sublist.insert raises."""
+    from conftest import raw_connect
+
+    srv = ref_factory()
+    c = raw_connect(srv, {"verbose": False, "pedantic": False})
+    try:
+        for i, subject in enumerate(NOT_INSERTABLE[1:] + INSERTABLE_ODD):   # b"" is not a SUB line
+            reply = c.transact(b"SUB " + subject + b" %d\r\n" % i)
+            try:
+                Sublist().insert(Subscription(subject, b"1"))
+                ours = b""
+            except ValueError as e:
+                ours = b"-ERR '" + str(e).encode() + b"'\r\n"
+            assert reply == ours, subject
+    finally:
+        c.close()
 
 
 def test_insert_is_idempotent_and_remove_unknown():

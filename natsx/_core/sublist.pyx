@@ -59,6 +59,23 @@ cdef bint is_valid_subject_c(const char* s, Py_ssize_t n, bint wildcards_ok) noe
     return True
 
 
+cdef bint _insertable_c(const char* s, Py_ssize_t n) noexcept nogil:
+    """What nats-server's Sublist.Insert accepts (else the client gets -ERR 'Invalid Subject'):
+    non-empty tokens and nothing after a '>' token. Whitespace is not checked there."""
+    cdef Py_ssize_t i, start = 0
+    cdef bint sfwc = False
+    if n <= 0:
+        return False
+    for i in range(n + 1):
+        if i == n or s[i] == TSEP:
+            if i == start or sfwc:
+                return False
+            if i - start == 1 and s[start] == FWC:
+                sfwc = True
+            start = i + 1
+    return True
+
+
 cdef bint is_literal_c(const char* s, Py_ssize_t n) noexcept nogil:
     """subjectIsLiteral: no whole-token '*' or '>' (does not check validity otherwise)."""
     cdef Py_ssize_t i
@@ -404,13 +421,14 @@ cdef class Sublist:
     # -- mutation ---------------------------------------------------------------------------
 
     cpdef insert(self, Subscription sub):
-        """Add sub. Raises ValueError("Invalid Subject") for a subject nats-server would reject."""
+        """Add sub. Raises ValueError("Invalid Subject") where nats-server's Insert fails
+        (empty token, token after '>'); whitespace is the caller's rule (is_valid_subject)."""
         cdef bytes subject = sub.subject
         cdef bytes t
         cdef _Level l = <_Level>self._root
         cdef _Node n = None
         cdef dict group
-        if not is_valid_subject_c(PyBytes_AS_STRING(subject), PyBytes_GET_SIZE(subject), True):
+        if not _insertable_c(PyBytes_AS_STRING(subject), PyBytes_GET_SIZE(subject)):
             raise ValueError("Invalid Subject")
         for t in subject.split(b'.'):
             if n is not None:
@@ -459,7 +477,7 @@ cdef class Sublist:
         cdef dict group
         cdef list levels = [], nodes = [], toks
         cdef Py_ssize_t i
-        if not is_valid_subject_c(PyBytes_AS_STRING(subject), PyBytes_GET_SIZE(subject), True):
+        if not _insertable_c(PyBytes_AS_STRING(subject), PyBytes_GET_SIZE(subject)):
             return False
         toks = subject.split(b'.')
         for t in toks:
