@@ -203,7 +203,7 @@ INSERTABLE_ODD = [b"foo\x0cbar", b"a.\x0b", b"foo*", b"*foo.>bar", b"\xff.x", b"
 
 def test_insert_rejects_invalid_subjects():
     sl = Sublist()
-    for bad in NOT_INSERTABLE + [b"a.\r.b"[:2] + b".b"]:
+    for bad in NOT_INSERTABLE:
         with pytest.raises(ValueError, match="Invalid Subject"):
             sl.insert(Subscription(bad, b"1"))
         assert sl.remove(Subscription(bad, b"1")) is False
