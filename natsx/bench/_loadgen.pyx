@@ -138,7 +138,8 @@ cdef class Client(Parser):
     cdef public long long pongs, want_pongs
     # Counters and clocks (ns).
     cdef public long long received, target, sent, todo, completed, failures, statuses
-    cdef public long long start_ns, end_ns
+    cdef public long long start_ns, end_ns, last_ns
+    cdef public bint track_last           # SUB: keep the time of the latest delivery (queue groups)
     cdef public long long in_bytes, out_bytes
     cdef public bint closed
     # Frame template for generated messages (PUB/REQ roles).
@@ -454,7 +455,7 @@ cdef class Client(Parser):
         elif self.role == R_REQ:
             if self.sent >= self.todo:
                 return 0
-            if self.lockstep and self.outstanding > 0:
+            if (self.lockstep or self.hdr_mode == HDR_BATCH) and self.outstanding > 0:
                 return 0
             if self.start_ns == 0:
                 self.start_ns = now_ns()
@@ -616,6 +617,8 @@ cdef class Client(Parser):
             self.received += 1
             if self.received == 1:
                 self.start_ns = now_ns()
+            if self.track_last:
+                self.last_ns = now_ns()
             if self.received == self.target:
                 self.end_ns = now_ns()
         elif role == R_REQ:
@@ -680,8 +683,8 @@ cdef class Client(Parser):
         cdef char* p = self.wbuf + self.wlen
         memcpy(p, b"PUB ", 4)
         memcpy(p + 4, reply, n)
-        memcpy(p + 4 + n, b" 0\r\n\r\n", 7)
-        self.wlen += n + 11
+        memcpy(p + 4 + n, b" 0\r\n\r\n", 6)
+        self.wlen += n + 10
         return 0
 
 

@@ -97,6 +97,7 @@ def add_bench_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("subject")
     _common(p)
     p.add_argument("--multisubject", action="store_true", help="Subscribe to SUBJECT.*")
+    p.add_argument("--queue", default="", help="Join this queue group; the clients share --msgs (natsx extension)")
     p.set_defaults(bench_type="sub")
 
     svc = sub.add_parser("service", help="Micro-service mode").add_subparsers(dest="svc_cmd", required=True)
@@ -170,6 +171,7 @@ def options_from(args: argparse.Namespace) -> sc.Options:
                  "maxbytes", "history", "randomize", "dedupwindow", "filter", "js_timeout"):
         if getattr(args, name, None) is not None:
             setattr(o, name, getattr(args, name))
+    o.queue = getattr(args, "queue", "")
     o.url = server_url(args.server)
     o.request_timeout = getattr(args, "timeout", 5.0)
     o.serve_seconds = getattr(args, "duration", 0.0)

@@ -43,6 +43,7 @@ class Options:
     js_timeout: float = 30.0
     request_timeout: float = 5.0
     serve_seconds: float = 0.0     # service serve: stop after this long (0: until interrupted)
+    queue: str = ""                # sub: join this queue group; the clients share --msgs
 
 
 def msgs_per_client(n: int, clients: int) -> list[int]:
@@ -61,11 +62,15 @@ def _offsets(counts: list[int]) -> list[int]:
     return out
 
 
-def _drive(conns: list[Conn], progress: Progress, count: Callable[[], int], started: Callable[[], bool]):
-    """Run the hot loop over all connections until done; fail on server errors or a stall."""
+def _drive(conns: list[Conn], progress: Progress, count: Callable[[], int], started: Callable[[], bool],
+           total: int = 0):
+    """Run the hot loop over all connections until done (or until `count()` reaches `total`);
+    fail on server errors or a stall."""
     clients = [c.c for c in conns]
     last, last_t = -1, time.monotonic()
-    while not lg.run(clients, 0.25):
+    while not lg.run(clients, 0.05 if total else 0.25):
+        if total and count() >= total:
+            break
         for c in clients:
             if c.errors:
                 raise BenchError(f"server error: {c.errors[-1]}")
@@ -131,19 +136,27 @@ def core_pub(o: Options) -> Benchmark:
 def core_sub(o: Options, ready: Optional[Callable[[], None]] = None) -> Benchmark:
     bm = Benchmark("sub")
     conns = connect(o.url, o.clients)
+    # In a queue group the clients share the messages: done when all of them together got --msgs.
+    each = (1 << 62) if o.queue else o.msgs
     try:
         for i, conn in enumerate(conns):
-            conn.subscribe_data(sub_subject(o))
+            conn.subscribe_data(sub_subject(o), o.queue)
             conn.flush()
-            conn.c.start(lg.ROLE_SUB, o.msgs)
+            conn.c.track_last = bool(o.queue)
+            conn.c.start(lg.ROLE_SUB, each)
             log(f"[{i + 1}] Starting {LABELS['sub']}, expecting {comma(o.msgs)} messages")
         if ready:
             ready()
-        prog = Progress(o.progress, o.msgs * o.clients, "Receiving")
+        prog = Progress(o.progress, o.msgs * (1 if o.queue else o.clients), "Receiving")
         _drive(conns, prog, lambda: sum(x.c.received for x in conns),
-               lambda: any(x.c.received for x in conns))
+               lambda: any(x.c.received for x in conns), o.msgs if o.queue else 0)
         for conn in conns:
-            bm.add(Sample(o.msgs, o.size, conn.c.start_ns, conn.c.end_ns, conn.c.received))
+            c = conn.c
+            if o.queue:
+                if c.received:
+                    bm.add(Sample(c.received, o.size, c.start_ns, c.last_ns, c.received))
+            else:
+                bm.add(Sample(o.msgs, o.size, c.start_ns, c.end_ns, c.received))
     finally:
         _close(conns)
     return bm
@@ -323,11 +336,11 @@ def js_consume(o: Options, kind: str) -> Benchmark:
         prog = Progress(o.progress, sum(counts), {"ordered": "Receiving", "consume": "Consuming",
                                                   "fetch": "Fetching"}[kind])
         _drive(conns, prog, lambda: sum(x.c.received for x in conns), lambda: True)
-        for conn in conns:
-            conn.flush()     # the last acks reach the server before we leave
         for conn, n in zip(conns, counts):
             c = conn.c
             bm.add(Sample(n, o.size, c.start_ns, c.end_ns, c.received + c.statuses))
+        for conn in conns:
+            conn.flush(o.js_timeout)     # the last acks reach the server before we leave
     finally:
         _close(conns)
     return bm
