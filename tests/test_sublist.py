@@ -393,3 +393,33 @@ def test_check_runes():
     assert not is_valid_subject(b"foo\xffbar", check_runes=True)
     assert not is_valid_subject("foo\ufffd", check_runes=True)
     assert is_valid_subject("f\u00f6\u00f6.*", check_runes=True)
+
+
+def test_literal_rule_and_matching_agree_with_nats_server(ref_factory):
+    """Differential: pedantic PUB errors where is_valid_literal_subject says no, and the set of
+    SIDs nats-server delivers a publish to equals the plain subs Sublist.match returns."""
+    from conftest import frames, raw_connect
+
+    srv = ref_factory()
+    c = raw_connect(srv, {"verbose": False, "pedantic": True})
+    try:
+        for subject in [b"foo.*", b"foo.>", b">", b"*", b"foo..bar", b"foo\x0cbar", b"foo*", b"a.b>"]:
+            reply = c.transact(b"PUB " + subject + b" 0\r\n\r\n")
+            assert (b"Invalid Publish Subject" in reply) == (not is_valid_literal_subject(subject)), subject
+
+        patterns = [b"a", b"a.b", b"a.*", b"a.>", b"*.b", b"*.*", b">", b"*", b"a.b.c", b"a.*.c", b"*.b.>",
+                    b"b.>", b"a.b.*", b"*.*.*"]
+        sl = Sublist()
+        c2 = raw_connect(srv, {"verbose": False, "pedantic": False})
+        for i, p in enumerate(patterns):
+            sl.insert(Subscription(p, b"%d" % i))
+            c2.send(b"SUB " + p + b" %d\r\n" % i)
+        c2.sync()
+        for subject in [b"a", b"b", b"a.b", b"b.b", b"a.c", b"a.b.c", b"b.b.c", b"a.x.c", b"a.b.c.d", b"c.d.e.f"]:
+            c.send(b"PUB " + subject + b" 0\r\n\r\n")
+            c.sync()
+            got = {f.split(b" ")[2] for f in frames(c2.sync()) if f.startswith(b"MSG ")}
+            assert got == {s.sid for s in sl.match(subject).psubs}, subject
+        c2.close()
+    finally:
+        c.close()
