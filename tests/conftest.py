@@ -266,8 +266,10 @@ class RawClient:
         return True
 
     def read_until(self, cond: Union[bytes, Callable[[bytes], bool]], timeout: float = 5.0) -> bytes:
-        """Read until `cond` (a byte string the buffer must contain, or a predicate on the buffer)
-        holds; return and consume everything up to and including that point (all of it for a predicate)."""
+        """Read until `cond` holds and return (consuming) the buffer up to that point.
+        `cond` is a byte string the buffer must contain (consumed through its end), or a predicate
+        on the buffer returning True (consume all), or an int end offset (consume that much),
+        or a falsy value / negative int (keep reading)."""
         deadline = time.monotonic() + timeout
         while True:
             if isinstance(cond, bytes):
@@ -275,9 +277,14 @@ class RawClient:
                 if i >= 0:
                     out, self.buf = self.buf[: i + len(cond)], self.buf[i + len(cond):]
                     return out
-            elif cond(self.buf):
-                out, self.buf = self.buf, b""
-                return out
+            else:
+                r = cond(self.buf)
+                if r is True:
+                    out, self.buf = self.buf, b""
+                    return out
+                if r is not False and r is not None and r >= 0:
+                    out, self.buf = self.buf[:r], self.buf[r:]
+                    return out
             try:
                 if not self._recv(deadline):
                     raise ConnectionClosed(f"connection closed while waiting for {cond!r}; got {self.buf!r}")
@@ -303,8 +310,18 @@ class RawClient:
         Because the server handles a connection's input in order, every reply to earlier input
         arrives before that PONG. `pongs` is how many PONGs earlier input itself asked for."""
         self.send(b"PING\r\n")
-        out = self.read_until(lambda b: b.count(b"PONG\r\n") > pongs and b.endswith(b"PONG\r\n"), timeout)
-        return out[: -len(b"PONG\r\n")]
+        pong = b"PONG\r\n"
+
+        def nth_pong_end(buf: bytes) -> int:
+            i = -len(pong)
+            for _ in range(pongs + 1):
+                i = buf.find(pong, i + len(pong))
+                if i < 0:
+                    return -1
+            return i + len(pong)
+
+        out = self.read_until(nth_pong_end, timeout)  # what follows that PONG stays buffered
+        return out[: -len(pong)]
 
     def transact(self, data: Union[bytes, str], timeout: float = 5.0, pongs: int = 0) -> bytes:
         """Send `data` then sync; returns the replies to `data`."""
