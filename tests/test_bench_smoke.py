@@ -1,0 +1,78 @@
+"""Smoke test of `natsx bench` and the comparison suite: every core scenario runs to completion
+against each selected server (NATSX_TEST_SERVERS, default "natsx,nats-server") and reports a
+positive figure. Speeds are never checked here; they belong in bench/."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.servers import REF, Server, selected_servers  # noqa: E402
+from bench.suite import SCENARIOS, run_scenario  # noqa: E402
+
+CORE = [s for s in SCENARIOS if s.core]
+JS = [s for s in SCENARIOS if not s.core]
+
+
+@pytest.fixture(scope="module", params=selected_servers())
+def server(request):
+    with Server(request.param, jetstream=True) as srv:
+        yield srv
+
+
+@pytest.mark.parametrize("scenario", CORE, ids=[s.name for s in CORE])
+def test_core_scenario_completes(server, scenario):
+    res = run_scenario(scenario, server.url, quick=True, timeout=120)
+    assert res["msgs"] > 0
+    assert res["rate"] > 0
+    if "request" in scenario.main:
+        assert res["p50_us"] and res["p50_us"] > 0
+
+
+@pytest.mark.parametrize("scenario", JS, ids=[s.name for s in JS])
+def test_jetstream_scenario_completes_on_nats_server(scenario):
+    # natsx has no JetStream yet: these run against the reference server only.
+    with Server(REF, jetstream=True) as srv:
+        res = run_scenario(scenario, srv.url, quick=True, timeout=120)
+    assert res["msgs"] > 0 and res["rate"] > 0
+
+
+def _bench(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "natsx.bench", *args], capture_output=True, text=True,
+                          cwd=str(ROOT), timeout=120)
+
+
+def test_cli_output_and_csv_match_nats_bench(tmp_path):
+    with Server(REF, jetstream=False) as srv:
+        out = tmp_path / "pub.csv"
+        r = _bench("pub", "smoke.pub", "-s", srv.url, "--msgs", "20000", "--size", "16B", "--clients", "2",
+                   "--no-progress", "--csv", str(out))
+        assert r.returncode == 0, r.stderr
+        assert "Starting Core NATS publisher benchmark [clients=2, msg-size=16 B, msgs=20,000" in r.stderr
+        assert "  [1] " in r.stdout and "(10,000 msgs)" in r.stdout
+        assert " NATS Core NATS publisher aggregated stats: " in r.stdout
+        assert " message rates min " in r.stdout
+        lines = out.read_text().splitlines()
+        assert lines[0] == "#RunID,ClientID,MsgCount,MsgBytes,MsgsPerSec,BytesPerSec,DurationSecs"
+        assert [l.split(",")[1] for l in lines[1:]] == ["P0", "P1"]
+        assert all(l.split(",")[3] == "160000" for l in lines[1:])
+
+
+def test_cli_reports_missing_stream_like_nats_bench():
+    with Server(REF, jetstream=True) as srv:
+        r = _bench("js", "pub", "async", "nostream.x", "-s", srv.url, "--msgs", "10", "--no-progress")
+    assert r.returncode == 1
+    assert "stream 'benchstream' does not exist, create it with --create" in r.stderr
+
+
+def test_cli_fails_cleanly_without_a_server():
+    with Server(REF, jetstream=False) as srv:
+        url = srv.url
+    r = _bench("pub", "x", "-s", url, "--msgs", "10", "--no-progress")
+    assert r.returncode == 1
+    assert "could not connect" in r.stderr
