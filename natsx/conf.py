@@ -25,7 +25,7 @@ import datetime as _dt
 import errno as _errno
 import os
 import re
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 __all__ = [
     "ConfigError",
@@ -271,9 +271,6 @@ def _read_text(path: str) -> str:
     ITEM_VARIABLE,
     ITEM_INCLUDE,
 ) = range(16)
-
-_State = Callable[[], Optional[Callable[..., Any]]]
-
 
 class _Item:
     __slots__ = ("typ", "val", "line", "pos")
@@ -1327,7 +1324,6 @@ def parse_size(value: "int | str") -> int:
 
 # -- Go time.ParseDuration ----------------------------------------------------
 
-_NS = 1
 _UNIT_NS = {
     "ns": 1,
     "us": 1_000,

@@ -592,7 +592,13 @@ def assert_same_verdict(path: str) -> None:
     ok_x, msg_x = natsx_verdict(path)
     text = Path(path).read_bytes()
     assert ok_x == ok_n, f"config {text!r}: nats-server={msg_n!r} natsx={msg_x!r}"
-    assert _lines(msg_x) == _lines(msg_n), f"config {text!r}"
+    lx, ln = _lines(msg_x), _lines(msg_n)
+    if lx != ln:
+        # Some nats-server blocks stop at their first error, and which one is
+        # first depends on Go's random map order: then one report must
+        # contain the other.
+        a, b = set(lx), set(ln)
+        assert a & b and (a <= b or b <= a), f"config {text!r}: nats-server={ln!r} natsx={lx!r}"
 
 
 DIFF_CASES = [
@@ -664,6 +670,11 @@ DIFF_CASES = [
     "",
     "# only a comment\n",
     "a: [1, 2, 3]\n",
+    'a: """x"""\n',
+    "include: 5\n",
+    "max_payload: 0x10\n",
+    "max_payload: 1.5MB\n",
+    "debug: on\ntrace: OFF\nlogtime: Yes\n",
     "port: 4222\n\u00e9t\u00e9: 1\n",
 ]
 
