@@ -10,6 +10,7 @@ fixture is parametrised over; set it to "nats-server" to run only against the re
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import re
@@ -31,6 +32,18 @@ NATSX = "natsx"
 ALL_KINDS = (NATSX, REF)
 READY_LINE = "Server is ready"
 START_TIMEOUT = 20.0
+
+
+# Every process we start, so that even an interrupted run leaves none behind
+# (they run in their own session, so a Ctrl-C on pytest does not reach them).
+_ALL_PROCS: list[subprocess.Popen] = []
+
+
+@atexit.register
+def _kill_leftovers() -> None:
+    for p in _ALL_PROCS:
+        if p.poll() is None:
+            p.kill()
 
 
 def selected_kinds() -> list[str]:
@@ -119,6 +132,7 @@ class ServerProcess:
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, text=True, errors="replace",
                                      start_new_session=True)
+        _ALL_PROCS.append(self.proc)
         self._reader = threading.Thread(target=self._read_stderr, args=(self.proc,), daemon=True)
         self._reader.start()
         deadline = time.monotonic() + timeout
