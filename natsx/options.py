@@ -491,6 +491,13 @@ def _parse_authorization(tk: Optional[Token], v: Any, col: _Collector) -> Option
                 else:
                     col.err(mtk, "error parsing authorization config, 'timeout' wrong type")
                     continue
+                if auth.timeout > 60:
+                    col.warn(
+                        mtk, "timeout",
+                        f"timeout of {_go_fmt(mv)} ({auth.timeout:.6f} seconds) is high, "
+                        "consider keeping it under 60 seconds. possibly caused by unquoted "
+                        "duration; use '1m' instead of 1m, for example",
+                    )
             elif key == "users":
                 users = _parse_users(mtk, mv, col)
                 if users is not None:
@@ -557,6 +564,11 @@ def _apply_line(opts: ServerOptions, k: str, raw: Any, col: _Collector) -> None:
                     return
                 seen.add(u.user)
         opts.default_permissions = auth.default_permissions
+        if auth.default_permissions is not None:
+            # Users without their own permissions get the defaults.
+            for u in auth.users or ():
+                if u.permissions is None:
+                    u.permissions = auth.default_permissions
         opts.auth_callout = auth.callout
     elif key in ("http", "https"):
         try:

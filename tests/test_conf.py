@@ -514,6 +514,25 @@ def test_option_mapping(tmp_path: Path, text, check):
     assert check(load_server_options(write(tmp_path, text)))
 
 
+def test_role_variables_and_default_permissions(tmp_path: Path):
+    path = write(
+        tmp_path,
+        "authorization {\n"
+        "  admin = { publish = \"*\", subscribe = \">\" }\n"
+        "  guest = { subscribe = \"PUBLIC.>\" }\n"
+        "  default_permissions: $guest\n"
+        "  users = [\n"
+        "    {user: alice, password: foo, permissions: $admin}\n"
+        "    {user: susan, password: baz}\n"
+        "  ]\n"
+        "}\n",
+    )
+    o = load_server_options(path)  # role keys are used variables: no unknown-field errors
+    assert o.users[0].permissions == {"publish": "*", "subscribe": ">"}
+    assert o.users[1].permissions == {"subscribe": "PUBLIC.>"}
+    assert_same_verdict(path) if NATS_SERVER else None
+
+
 def test_integer_seconds_duration_is_a_warning(tmp_path: Path):
     path = write(tmp_path, "ping_interval: 60\n")
     o = load_server_options(path)
@@ -646,6 +665,10 @@ DIFF_CASES = [
     "authorization { users [ {user: a}, {user: a} ] }\n",
     'authorization { timeout: "5x" }\n',
     "authorization { timeout: true }\n",
+    "authorization { timeout: 90 }\n",
+    "authorization { timeout: 60.5 }\n",
+    'authorization { timeout: "2m" }\n',
+    "authorization { timeout: 60 }\n",
     "jetstream: maybe\n",
     "jetstream: 1\n",
     "jetstream { foo: 1 }\n",
