@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from natsx._core.conn import Connection
 from natsx._core.parser import ParseError, ParseResult
+from natsx.monitor import closed_conn_snapshot
 
 if TYPE_CHECKING:
     from natsx.server import Server
@@ -26,6 +27,8 @@ ERR_STALE = "Stale Connection"
 ERR_SLOW_CONSUMER = "Slow Consumer"
 ERR_MAX_CONNECTIONS = "maximum connections exceeded"
 ERR_BAD_PROTOCOL = "invalid client protocol"
+ERR_NO_RESPONDERS_NEEDS_HEADERS = "no responders requires headers support"
+ERR_MAX_SUBSCRIPTIONS = "maximum subscriptions exceeded"
 
 # Producers paused behind a slow receiver resume after at most this long (nats-server's
 # stall is bounded too), so one stuck consumer cannot freeze a publisher.
@@ -39,7 +42,6 @@ class Client(Connection, asyncio.BufferedProtocol):
         self.cid = server.next_client_id()
         self.start = time.time()
         self.last_activity = self.start
-        self.rtt: float | None = None
         self.name = ""
         self.lang = ""
         self.version = ""
@@ -51,8 +53,8 @@ class Client(Connection, asyncio.BufferedProtocol):
         self._auth_timer: asyncio.TimerHandle | None = None
         self._ping_timer: asyncio.TimerHandle | None = None
         self._unstall_timer: asyncio.TimerHandle | None = None
-        self._ping_sent_at = 0.0
         self.require_connect = server.authenticator.required
+        self.max_subs = server.options.max_subscriptions
 
     # -- asyncio.Protocol ------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:  # type: ignore[override]
@@ -119,15 +121,20 @@ class Client(Connection, asyncio.BufferedProtocol):
         if protocol < 0 or protocol > 1:
             self.close_with_error(ERR_BAD_PROTOCOL, "Protocol Violation")
             return ParseResult.PARSE_STOP
+        headers = bool(opts.get("headers", False))
+        no_responders = bool(opts.get("no_responders", False))
+        if no_responders and not headers:
+            self.close_with_error(ERR_NO_RESPONDERS_NEEDS_HEADERS, "Protocol Violation")
+            return ParseResult.PARSE_STOP
         self.user = identity.user
         self.verbose, self.pedantic, self.echo = verbose, pedantic, echo
-        self.headers = bool(opts.get("headers", False))
-        self.no_responders = bool(opts.get("no_responders", False))
+        self.headers, self.no_responders = headers, no_responders
         self.name = str(opts.get("name", "") or "")
         self.lang = str(opts.get("lang", "") or "")
         self.version = str(opts.get("version", "") or "")
         self.require_connect = False
         self.connect_received = True
+        self.connect_info_due = protocol >= 1
         if verbose:
             self.send_proto(b"+OK\r\n")
         return ParseResult.PARSE_OK
@@ -149,6 +156,10 @@ class Client(Connection, asyncio.BufferedProtocol):
     def _max_payload(self, size: int) -> None:
         self.server.log.error(f"{self._label()} - maximum payload exceeded: {size} vs {self.core.max_payload}")
         self.close_with_error(ERR_MAX_PAYLOAD, "Maximum Payload Exceeded")
+
+    def _max_subs_exceeded(self) -> None:
+        self.server.log.error(f"{self._label()} - {ERR_MAX_SUBSCRIPTIONS}")
+        self.send_proto(f"-ERR '{ERR_MAX_SUBSCRIPTIONS}'\r\n".encode())
 
     def _client_error(self, arg: bytes) -> None:
         self.server.log.error(f"{self._label()} - Client Error {arg.decode('utf-8', 'replace')}")
@@ -193,7 +204,7 @@ class Client(Connection, asyncio.BufferedProtocol):
             self.close_with_error(ERR_STALE, "Stale Connection")
             return
         self.pings_out += 1
-        self._ping_sent_at = time.time()
+        self.ping_sent_at = time.time()
         self.send_proto(b"PING\r\n")
         self.flush()
         self._ping_timer = asyncio.get_running_loop().call_later(opts.ping_interval, self._ping_tick)
@@ -232,12 +243,17 @@ class Client(Connection, asyncio.BufferedProtocol):
             if timer is not None:
                 timer.cancel()
         self._auth_timer = self._ping_timer = self._unstall_timer = None
+        snapshot = closed_conn_snapshot(self, self.close_reason)   # before the subs go
         self.remove_all_subs()
         self._release_producers()
-        self.server.remove_client(self)
+        self.server.remove_client(self, snapshot)
 
     def _label(self) -> str:
         return f"{self.host}:{self.port} - cid:{self.cid}"
+
+    def _send_connect_info(self) -> None:
+        # nats-server confirms the accepted CONNECT to protocol-1 clients after their first PONG.
+        self.send_proto(self.server.info_for(self, connect_info=True))
 
     def send_lame_duck_info(self) -> None:
         self.send_proto(self.server.info_for(self, ldm=True))

@@ -86,6 +86,7 @@ class ServerOptions:
     max_pending: int = MAX_PENDING_SIZE
     max_control_line: int = MAX_CONTROL_LINE_SIZE
     max_connections: int = DEFAULT_MAX_CONNECTIONS
+    max_subscriptions: int = 0  # per connection; 0 = unlimited
     ping_interval: float = DEFAULT_PING_INTERVAL
     ping_max: int = DEFAULT_PING_MAX_OUT
     write_deadline: float = DEFAULT_FLUSH_DEADLINE
@@ -581,6 +582,8 @@ def _apply_line(opts: ServerOptions, k: str, raw: Any, col: _Collector) -> None:
             opts.http_port = port
         else:
             opts.https_port = port
+    elif key in ("max_subscriptions", "max_subs"):
+        opts.max_subscriptions = _want(v, "int64")
     elif key in ("http_port", "monitor_port"):
         opts.http_port = _want(v, "int64")
     elif key == "https_port":

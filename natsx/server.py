@@ -26,7 +26,8 @@ from natsx.options import ServerOptions, load_server_options
 from natsx.log import Logger
 from natsx.nkeys import new_server_id
 
-CLOSED_CONNECTIONS_KEPT = 10000   # nats-server keeps this many for /connz?state=closed
+CLOSED_CONNECTIONS_KEPT = 10000
+JETSTREAM_API_LEVEL = 2          # what nats-server 2.12 announces (JSApiLevel)   # nats-server keeps this many for /connz?state=closed
 
 
 class Server:
@@ -78,18 +79,12 @@ class Server:
         self.clients[client.cid] = client
         self.total_connections += 1
 
-    def remove_client(self, client: Client) -> None:
+    def remove_client(self, client: Client, snapshot: dict[str, Any]) -> None:
+        """Forget a closed client; keep its snapshot for /connz?state=closed."""
         if self.clients.pop(client.cid, None) is not None:
-            self.closed_clients.append({
-                "cid": client.cid, "ip": client.host, "port": client.port, "start": client.start,
-                "stop": time.time(), "reason": client.close_reason, "name": client.name,
-                "lang": client.lang, "version": client.version, "user": client.user,
-                "in_msgs": client.in_msgs, "in_bytes": client.in_bytes,
-                "out_msgs": client.out_msgs, "out_bytes": client.out_bytes,
-                "last_activity": client.last_activity, "rtt": client.rtt,
-            })
+            self.closed_clients.append(snapshot)
 
-    def info_for(self, client: Client, ldm: bool = False) -> bytes:
+    def info_for(self, client: Client, ldm: bool = False, connect_info: bool = False) -> bytes:
         """The INFO line a client gets on connect (and again, with ldm, in lame duck mode)."""
         opts = self.options
         info: dict[str, Any] = {
@@ -108,8 +103,12 @@ class Server:
             info["jetstream"] = True
         info["client_id"] = client.cid
         info["client_ip"] = client.host
+        if connect_info:
+            info["connect_info"] = True
+            info["remote_account"] = "$G"
         if ldm:
             info["ldm"] = True
+        info["api_lvl"] = JETSTREAM_API_LEVEL
         info["natsx_version"] = natsx.__version__
         return b"INFO " + json.dumps(info, separators=(",", ":")).encode() + b" \r\n"
 
@@ -202,7 +201,8 @@ class Server:
         clients = list(self.clients.values())
         spread = max(opts.lame_duck_duration - grace, 0.0)
         if clients:
-            pause = spread / len(clients)
+            # As nats-server: spread the closes, but never more than a second apart.
+            pause = min(spread / len(clients), 1.0)
             for client in clients:
                 client.close_connection("Server Shutdown")
                 if pause:

@@ -16,6 +16,10 @@ cdef class ServerCore:
     cdef bytearray readbuf           # one read buffer for every connection (one thread reads)
     cdef object readview
     cdef unsigned long long rng      # xorshift state: which queue member gets a message
+    # While routing a client's PUB: its size tokens as written, echoed in MSG/HMSG.
+    cdef const char* size_tok
+    cdef const char* hdr_tok
+    cdef Py_ssize_t size_tok_len, hdr_tok_len
 
     cdef unsigned long long next_random(self) noexcept
     cdef int deliver_result(self, SublistResult result, Subscriber src, bint echo,
@@ -39,8 +43,13 @@ cdef class Connection(Parser):
     # CONNECT options (defaults as nats-server's before and within CONNECT).
     cdef public bint verbose, pedantic, echo, headers, no_responders
     cdef public bint closed
+    cdef public bint connect_info_due    # send INFO with connect_info after the first PONG (protocol >= 1)
     cdef public bint write_paused        # transport above its high-water mark
     cdef public int pings_out
+    cdef public Py_ssize_t max_subs      # per-connection subscription limit (0 = none)
+    cdef public double last_activity     # epoch seconds of the last read batch
+    cdef public double ping_sent_at      # when our last keepalive PING went out
+    cdef public object rtt               # seconds from PING to PONG, None until measured
     cdef public long long in_msgs, in_bytes, out_msgs, out_bytes
     cdef public list stalled_producers   # connections paused because we were slow to drain
     cdef Connection stall_target         # set when this batch delivered to a paused connection

@@ -11,11 +11,12 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
 from libc.stdlib cimport free, realloc
 from libc.string cimport memcmp, memcpy
+from posix.time cimport CLOCK_REALTIME, clock_gettime, timespec
 
 from natsx._core.parser cimport (PARSE_OK, PARSE_STOP, PE_ARGS, PE_AUTH, PE_MAX_CONTROL_LINE,
                                  PE_UNKNOWN_OP, Parser)
 from natsx._core.sublist cimport (Sublist, SublistResult, Subscriber, Subscription,
-                                  is_valid_subject_c)
+                                  is_valid_literal_c)
 
 cdef bytes PONG = b"PONG\r\n"
 cdef bytes OK = b"+OK\r\n"
@@ -43,6 +44,20 @@ cdef inline char* put_int(char* p, long long v) noexcept nogil:
         p[0] = tmp[i]
         p += 1
     return p
+
+
+cdef inline char* put_size(char* p, long long v, const char* tok, Py_ssize_t tok_len) noexcept nogil:
+    """A size as the publisher wrote it when we route its message (nats-server copies the token,
+    leading zeros included), else in decimal."""
+    if tok != NULL:
+        return put(p, tok, tok_len)
+    return put_int(p, v)
+
+
+cdef inline double now() noexcept:
+    cdef timespec ts
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return ts.tv_sec + ts.tv_nsec * 1e-9
 
 
 cdef class ServerCore:
@@ -159,6 +174,7 @@ cdef class Connection(Parser):
         cdef char* buf = core.readbuf
         if self.closed:
             return
+        self.last_activity = now()
         self.feed(buf, nbytes)
         core.flush_dirty()
         if self.stall_target is not None:
@@ -255,10 +271,10 @@ cdef class Connection(Parser):
             p[0] = c' '
             p += 1
         if hdr != NULL:
-            p = put_int(p, hdr_len)
+            p = put_size(p, hdr_len, self.core.hdr_tok, self.core.hdr_tok_len)
             p[0] = c' '
             p += 1
-        p = put_int(p, total)
+        p = put_size(p, total, self.core.size_tok, self.core.size_tok_len)
         p[0] = c'\r'
         p[1] = c'\n'
         p += 2
@@ -290,8 +306,11 @@ cdef class Connection(Parser):
 
     def remove_all_subs(self):
         cdef Subscription sub
-        for sub in list(self.subs.values()):
-            self.remove_sub(sub)
+        subs = list(self.subs.values())
+        self.subs = {}
+        for sub in subs:
+            sub.closed = True
+        self.core.sublist.remove_batch(subs)
 
     cdef int on_sub(self, const char* subject, Py_ssize_t subject_len,
                     const char* queue, Py_ssize_t queue_len,
@@ -299,16 +318,19 @@ cdef class Connection(Parser):
         cdef bytes sid_b = sid[:sid_len]
         cdef Subscription sub
         if sid_b not in self.subs:
-            if not is_valid_subject_c(subject, subject_len, True) or (
-                    queue != NULL and not is_valid_subject_c(queue, queue_len, False)):
-                self.send_proto(b"-ERR 'Invalid Subject'\r\n")
+            if self.max_subs > 0 and len(self.subs) >= self.max_subs:
+                self._max_subs_exceeded()
                 return PARSE_OK
             sub = Subscription(subject[:subject_len], sid_b, self.sink,
                                None if queue == NULL else queue[:queue_len])
             if not self._permit_sub(sub):
                 return PARSE_OK
+            try:
+                self.core.sublist.insert(sub)   # the sublist's rules are nats-server's
+            except ValueError:
+                self.send_proto(b"-ERR 'Invalid Subject'\r\n")
+                return PARSE_OK
             self.subs[sid_b] = sub
-            self.core.sublist.insert(sub)
         if self.verbose:
             self.write_raw(OK, 5)
         return PARSE_OK
@@ -343,13 +365,13 @@ cdef class Connection(Parser):
 
     cdef int on_msg_args(self, const char* subject, Py_ssize_t subject_len,
                          Py_ssize_t hdr_size, Py_ssize_t total_size) except -1:
-        if hdr_size > 0 and not self.headers:
+        if hdr_size >= 0 and not self.headers:
             self._protocol_error(PE_ARGS, "message headers not supported")
             return PARSE_STOP
         if total_size > self.core.max_payload:
             self._max_payload(total_size)
             return PARSE_STOP
-        if self.pedantic and not is_valid_subject_c(subject, subject_len, False):
+        if self.pedantic and not is_valid_literal_c(subject, subject_len):
             self.send_proto(b"-ERR 'Invalid Publish Subject'\r\n")
         return PARSE_OK
 
@@ -368,8 +390,14 @@ cdef class Connection(Parser):
         if self.verbose:
             self.write_raw(OK, 5)
         result = self.match(subject, subject_len)
-        delivered = core.deliver_result(result, self.sink, self.echo, subject, subject_len,
-                                        reply, reply_len, hdr, hdr_len, payload, payload_len)
+        core.size_tok, core.size_tok_len = self.size_tok, self.size_tok_len
+        if hdr != NULL:
+            core.hdr_tok, core.hdr_tok_len = self.hdr_tok, self.hdr_tok_len
+        try:
+            delivered = core.deliver_result(result, self.sink, self.echo, subject, subject_len,
+                                            reply, reply_len, hdr, hdr_len, payload, payload_len)
+        finally:
+            core.size_tok = core.hdr_tok = NULL
         if delivered == 0 and reply_len > 0 and self.no_responders and self.headers:
             self._no_responders(subject, subject_len, reply, reply_len)
         return PARSE_OK
@@ -389,10 +417,16 @@ cdef class Connection(Parser):
     # -- control operations ------------------------------------------------------------------
     cdef int on_ping(self) except -1:
         self.write_raw(PONG, 6)
+        if self.connect_info_due:
+            self.connect_info_due = False
+            self._send_connect_info()
         return PARSE_OK
 
     cdef int on_pong(self) except -1:
         self.pings_out = 0
+        if self.ping_sent_at > 0:
+            self.rtt = now() - self.ping_sent_at
+            self.ping_sent_at = 0
         return PARSE_OK
 
     cdef int on_connect(self, const char* arg, Py_ssize_t n) except -1:

@@ -153,3 +153,4 @@ cdef class MsgLog:
     cdef int _prev_msg(self, uint64_t seq, SubjectFilter flt, MsgView* out) except -1
     cdef int _register_block(self, uint64_t first_seq) except -1
     cdef int _skip_to(self, uint64_t last) except -1
+    cdef int _verify_block(self, uint32_t blk) except -1

@@ -45,6 +45,7 @@ cdef enum:
     BLK_GONE = 1
     BLK_SEALED = 2
     BLK_TOMBS = 4
+    BLK_KEEP = 8
 
 BLOCK_MAGIC = b"NXB1"
 BLOCK_HEADER_SIZE = BLK_HDR
@@ -52,6 +53,9 @@ RECORD_HEADER_SIZE = REC_HDR
 FLAG_GONE = BLK_GONE
 FLAG_SEALED = BLK_SEALED
 FLAG_TOMBS = BLK_TOMBS
+FLAG_KEEP = BLK_KEEP
+
+cdef char _EMPTY[64]
 INDEX_MAGIC = b"NXI1"
 
 
@@ -621,8 +625,44 @@ cdef class MsgLog:
         b.cap = b.len
         if b.flags & BLK_SEALED:
             self.cached_bytes += b.len
+        self._verify_block(blk)
+        if blk < self.blk_base or (self._blk(blk).flags & BLK_GONE):
+            return _EMPTY   # every message in it was damaged; callers re-check their slot
         self._evict(blk)
-        return b.data
+        return self._blk(blk).data
+
+    cdef int _verify_block(self, uint32_t blk) except -1:
+        """Check every indexed record of a freshly loaded block; damaged ones leave the index
+        (no tombstone: the damage is reported again on the next scan)."""
+        cdef BlockInfo* b = self._blk(blk)
+        cdef uint64_t s, end
+        cdef Slot* sl
+        cdef list bad = []
+        cdef const char* p
+        s = b.first_seq if b.first_seq > self.seq_base else self.seq_base
+        end = self.last_seq
+        if blk - self.blk_base + 1 < self.nblk:
+            end = self.blocks[blk - self.blk_base + 1].first_seq - 1
+        while s <= end and s >= self.seq_base and s - self.seq_base < self.ns:
+            sl = &self.slots[self.sh + (s - self.seq_base)]
+            if sl.sid != SID_NONE and sl.blk == blk:
+                p = b.data + sl.off
+                if (sl.off + REC_HDR > b.len or not _rec_ok(p, b.len - sl.off)
+                        or _u64(p + 24) != s or (self.persistent and <uint8_t>p[12] != KIND_MSG)):
+                    bad.append(s)
+            s += 1
+        if bad:
+            b.flags |= BLK_KEEP
+            was = self.recovering
+            self.recovering = True
+            try:
+                for s in bad:
+                    self._remove(s)
+            finally:
+                self.recovering = was
+            if self.hook is not None:
+                self.hook._blk_damaged(blk, bad)
+        return 0
 
     cdef int _evict(self, uint32_t keep) except -1:
         """Drop least-recently used sealed, fully written blocks above the cache limit."""
@@ -651,7 +691,8 @@ cdef class MsgLog:
         cdef size_t i = blkno - self.blk_base
         cdef size_t k
         cdef BlockInfo* b = &self.blocks[i]
-        if b.live or i == self.nblk - 1 or (b.flags & BLK_GONE) or not (b.flags & BLK_SEALED):
+        if (b.live or i == self.nblk - 1 or (b.flags & (BLK_GONE | BLK_KEEP))
+                or not (b.flags & BLK_SEALED)):
             return 0
         # A block holding tombstones is kept until it is the oldest: its records keep older
         # blocks' deletions durable.
@@ -966,6 +1007,8 @@ cdef class MsgLog:
             return 0
         d = self._blk_data(s.blk)
         s = self._slot(seq)
+        if s == NULL or s.sid == SID_NONE:
+            return 0
         _fill_view(d + s.off, seq, s.ts, out)
         return 1
 
@@ -997,8 +1040,12 @@ cdef class MsgLog:
             sl = &self.slots[self.sh + (s - self.seq_base)]
             if sl.sid != SID_NONE and (mode == 0 or (mode == 1 and sl.sid == lit)
                                        or (mode == 2 and flt.matches(self, sl.sid))):
-                seq[0] = s
-                return self.view(s, out)
+                if self.view(s, out):
+                    seq[0] = s
+                    return 1
+                if s < self.seq_base:
+                    s = self.seq_base
+                    continue
             s += 1
         return 0
 
@@ -1020,7 +1067,8 @@ cdef class MsgLog:
             sl = &self.slots[self.sh + (s - self.seq_base)]
             if sl.sid != SID_NONE and (mode == 0 or (mode == 1 and sl.sid == lit)
                                        or (mode == 2 and flt.matches(self, sl.sid))):
-                return self.view(s, out)
+                if self.view(s, out):
+                    return 1
             s -= 1
         return 0
 
@@ -1457,6 +1505,8 @@ cdef class MsgLog:
         if off < n and not _all_zero(d + off, n - off) and not (bad and bad[len(bad) - 1][1] == n):
             bad.append((off, n))
         blk = self._blk(blkno)
+        if bad and (sealed or bad[len(bad) - 1][1] != n or len(bad) > 1):
+            blk.flags |= BLK_KEEP
         blk.len = n if sealed else valid_end
         if blk.len < BLK_HDR:
             blk.len = BLK_HDR if n >= BLK_HDR else n

@@ -29,12 +29,17 @@ cdef class Parser:
     cdef Py_ssize_t line_len           # length of the control line held at the front of pend
     cdef Py_ssize_t subj_off, subj_len, reply_off, reply_len, sid_off, sid_len
     cdef Py_ssize_t hdr_size, total_size
+    cdef Py_ssize_t hdr_tok_off, hdr_tok_len, size_tok_off, size_tok_len
+    # During on_msg: the size tokens exactly as the sender wrote them (nats-server echoes them).
+    cdef const char* size_tok
+    cdef const char* hdr_tok
 
     cdef int feed(self, const char* buf, Py_ssize_t n) except -1
     cdef int _line(self, const char* line, Py_ssize_t n) except -1
     cdef int _msg_args(self, const char* line, Py_ssize_t a, Py_ssize_t end) except -1
     cdef int _args_error(self, const char* line, Py_ssize_t a, Py_ssize_t end, str what) except -1
     cdef int _partial_line(self, const char* data, Py_ssize_t n) except -1
+    cdef int _fail(self, int code, str detail) except -1
     cdef void _drop_pending(self) noexcept
     cdef int _payload_done(self, const char* line, const char* payload) except -1
     cdef int _stash(self, const char* data, Py_ssize_t n) except -1
@@ -42,7 +47,8 @@ cdef class Parser:
     # Hooks. Return PARSE_OK or PARSE_STOP; raise on internal errors.
     cdef int on_connect(self, const char* arg, Py_ssize_t n) except -1
     cdef int on_info(self, const char* arg, Py_ssize_t n) except -1
-    # Called once the control line of PUB/HPUB/MSG/HMSG is parsed, before the payload (limits, pedantic checks).
+    # Called once the control line of PUB/HPUB/MSG/HMSG is parsed, before the payload (limits,
+    # pedantic checks); hdr_size is -1 for PUB/MSG.
     cdef int on_msg_args(self, const char* subject, Py_ssize_t subject_len, Py_ssize_t hdr_size, Py_ssize_t total_size) except -1
     cdef int on_msg(self, const char* subject, Py_ssize_t subject_len,
                     const char* sid, Py_ssize_t sid_len,

@@ -12,6 +12,7 @@ from libc.string cimport memchr, memcpy
 cdef enum State:
     ST_OP = 0          # reading a control line
     ST_PAYLOAD = 1     # control line parsed, gathering the payload of a message op
+    ST_FAILED = 2      # a protocol error was reported: the rest of the stream is ignored
 
 cdef enum MsgOp:
     OP_NONE = 0
@@ -124,6 +125,11 @@ cdef int split_args(const char* s, Py_ssize_t n, Py_ssize_t* offs, Py_ssize_t* l
     return count
 
 
+cdef str quoted_error(str what, bytes arg):
+    """nats-server's wording for argument errors: `processPub Parse Error: "foo"` (Go's %q)."""
+    return what + ': "' + arg.decode("latin-1") + '"'
+
+
 cdef class Parser:
     def __cinit__(self, *args, **kwargs):
         self.state = ST_OP
@@ -159,18 +165,23 @@ cdef class Parser:
             self.pend = NULL
             self.pend_cap = 0
 
+    cdef int _fail(self, int code, str detail) except -1:
+        self.state = ST_FAILED
+        self.pend_len = 0
+        return self.on_parse_error(code, detail)
+
     cdef int _partial_line(self, const char* data, Py_ssize_t n) except -1:
         """Check the start of a control line still waiting for its newline, then keep it."""
         cdef int r
         if self.pend_len == 0 and n > 0 and self.require_connect and lower(data[0]) != c'c':
-            return self.on_parse_error(PE_AUTH, "")
+            return self._fail(PE_AUTH, "")
         r = self._stash(data, n)
         if match_op(self.pend, self.pend_len, self.client_side, False) == -1:
             self.pend_len = 0
-            return self.on_parse_error(PE_UNKNOWN_OP, "")
+            return self._fail(PE_UNKNOWN_OP, "")
         if self.pend_len > self.max_control_line:
             self.pend_len = 0
-            return self.on_parse_error(PE_MAX_CONTROL_LINE, "")
+            return self._fail(PE_MAX_CONTROL_LINE, "")
         return PARSE_OK
 
     cdef int feed(self, const char* buf, Py_ssize_t n) except -1:
@@ -179,6 +190,8 @@ cdef class Parser:
         cdef const char* nl
         cdef const char* line
         cdef int r
+        if self.state == ST_FAILED:
+            return PARSE_STOP
         while i < n:
             if self.state == ST_OP:
                 nl = <const char*>memchr(buf + i, c'\n', n - i)
@@ -234,12 +247,12 @@ cdef class Parser:
         cdef int argc
         cdef long long mx
         if self.require_connect and (n == 0 or lower(line[0]) != c'c'):
-            return self.on_parse_error(PE_AUTH, "")
+            return self._fail(PE_AUTH, "")
         if n > self.max_control_line:
-            return self.on_parse_error(PE_MAX_CONTROL_LINE, "")
+            return self._fail(PE_MAX_CONTROL_LINE, "")
         k = match_op(line, n, self.client_side, True)
         if k < 0:
-            return self.on_parse_error(PE_UNKNOWN_OP, "")
+            return self._fail(PE_UNKNOWN_OP, "")
         op = &OPS[k]
         if op.after == A_ANY:
             if op.kind == K_PING:
@@ -267,7 +280,7 @@ cdef class Parser:
             if argc == 3:
                 return self.on_sub(line + a + offs[0], lens[0], line + a + offs[1], lens[1],
                                    line + a + offs[2], lens[2])
-            return self.on_parse_error(PE_ARGS, "processSub Parse Error: %r" % line[a:end].decode("latin-1"))
+            return self._fail(PE_ARGS, quoted_error("processSub Parse Error", line[a:end]))
         if op.kind == K_UNSUB:
             argc = split_args(line + a, end - a, offs, lens)
             if argc == 1:
@@ -275,7 +288,7 @@ cdef class Parser:
             if argc == 2:
                 mx = parse_size(line + a + offs[1], lens[1])
                 return self.on_unsub(line + a + offs[0], lens[0], mx)
-            return self.on_parse_error(PE_ARGS, "processUnsub Parse Error: %r" % line[a:end].decode("latin-1"))
+            return self._fail(PE_ARGS, quoted_error("processUnsub Parse Error", line[a:end]))
         if op.kind == K_PUB:
             self.msg_op = OP_PUB
         elif op.kind == K_HPUB:
@@ -313,6 +326,8 @@ cdef class Parser:
             self.reply_len = lens[k]
             k += 1
         if has_hdr:
+            self.hdr_tok_off, self.hdr_tok_len = a + offs[k], lens[k]
+            self.size_tok_off, self.size_tok_len = a + offs[k + 1], lens[k + 1]
             self.hdr_size = parse_size(line + a + offs[k], lens[k])
             self.total_size = parse_size(line + a + offs[k + 1], lens[k + 1])
             if self.hdr_size < 0:
@@ -322,26 +337,30 @@ cdef class Parser:
             if self.hdr_size > self.total_size:
                 return self._args_error(line, a, end, "Header Size larger then TotalSize")
         else:
+            self.size_tok_off, self.size_tok_len = a + offs[k], lens[k]
             self.hdr_size = 0
             self.total_size = parse_size(line + a + offs[k], lens[k])
             if self.total_size < 0:
                 return self._args_error(line, a, end, "Bad or Missing Size")
         self.state = ST_PAYLOAD
-        return self.on_msg_args(line + self.subj_off, self.subj_len, self.hdr_size, self.total_size)
+        return self.on_msg_args(line + self.subj_off, self.subj_len,
+                                self.hdr_size if has_hdr else -1, self.total_size)
 
     cdef int _args_error(self, const char* line, Py_ssize_t a, Py_ssize_t end, str what) except -1:
         # nats-server's log wording, e.g. processPub Parse Error: "foo"
         name = {OP_PUB: "processPub", OP_HPUB: "processHeaderPub",
                 OP_MSG: "processMsgArgs", OP_HMSG: "processHeaderMsgArgs"}[self.msg_op]
-        arg = line[a:end].decode("latin-1")
-        return self.on_parse_error(PE_ARGS, f'{name} {what}: "{arg}"')
+        return self._fail(PE_ARGS, quoted_error(f"{name} {what}", line[a:end]))
 
     cdef int _payload_done(self, const char* line, const char* payload) except -1:
         """The whole payload (and its CRLF) has arrived: check the CRLF and hand the message on."""
         cdef Py_ssize_t size = self.total_size
+        cdef int r
         if payload[size] != c'\r' or payload[size + 1] != c'\n':
-            return self.on_parse_error(PE_UNKNOWN_OP, "")
-        if self.msg_op == OP_HPUB or self.msg_op == OP_HMSG:
+            return self._fail(PE_UNKNOWN_OP, "")
+        self.size_tok = line + self.size_tok_off
+        self.hdr_tok = line + self.hdr_tok_off
+        if (self.msg_op == OP_HPUB or self.msg_op == OP_HMSG) and self.hdr_size > 0:
             return self.on_msg(line + self.subj_off, self.subj_len,
                                line + self.sid_off, self.sid_len,
                                line + self.reply_off, self.reply_len,

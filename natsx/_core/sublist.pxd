@@ -50,3 +50,4 @@ cdef class Sublist:
 # Subject validation shared by the parser, the server and (later) JetStream.
 cdef bint is_valid_subject_c(const char* s, Py_ssize_t n, bint wildcards_ok) noexcept nogil
 cdef bint is_literal_c(const char* s, Py_ssize_t n) noexcept nogil
+cdef bint is_valid_literal_c(const char* s, Py_ssize_t n) noexcept nogil

@@ -148,14 +148,23 @@ def is_valid_publish_subject(subject):
     return is_valid_subject_c(PyBytes_AS_STRING(b), PyBytes_GET_SIZE(b), False)
 
 
+cdef bint is_valid_literal_c(const char* s, Py_ssize_t n) noexcept nogil:
+    """IsValidLiteralSubject: non-empty tokens, none exactly '*' or '>' (whitespace not checked)."""
+    cdef Py_ssize_t i, start = 0
+    for i in range(n + 1):
+        if i == n or s[i] == TSEP:
+            if i == start:
+                return False
+            if i - start == 1 and (s[start] == PWC or s[start] == FWC):
+                return False
+            start = i + 1
+    return True
+
+
 def is_valid_literal_subject(subject):
     """nats-server IsValidLiteralSubject: non-empty tokens, no wildcard tokens (whitespace not checked)."""
     cdef bytes b = _as_bytes(subject)
-    cdef bytes t
-    for t in b.split(b'.'):
-        if len(t) == 0 or t == b'*' or t == b'>':
-            return False
-    return True
+    return is_valid_literal_c(PyBytes_AS_STRING(b), PyBytes_GET_SIZE(b))
 
 
 def is_literal(subject):

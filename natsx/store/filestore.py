@@ -40,6 +40,16 @@ class CorruptBlockError(StoreError):
     pass
 
 
+def _ranges(seqs: list[int]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for q in seqs:
+        if out and out[-1][1] + 1 == q:
+            out[-1] = (out[-1][0], q)
+        else:
+            out.append((q, q))
+    return out
+
+
 def _fsync_all(fds: list[int], dirfd: int) -> None:
     for fd in fds:
         os.fdatasync(fd)
@@ -119,6 +129,7 @@ class FileStore(BaseStore):
         self._interval_handle: asyncio.TimerHandle | None = None
         self.damage: list[str] = []  # what recovery found (also logged)
         self.compressed_bytes = 0
+        self.sync_count = 0  # fdatasync runs (group commit shares one per loop iteration)
         self._dirfd = os.open(self.directory, os.O_RDONLY)
         self._open_files()
         self._set_durable(self.last_seq)
@@ -197,9 +208,10 @@ class FileStore(BaseStore):
 
     def _scan(self, blocks: list[int], raw: set[int]) -> None:
         self._recover_begin()
-        pending_lost = None
+        pending_lost = None  # first sequence after damage whose fate is not yet known
         for i, n in enumerate(blocks):
             last = i == len(blocks) - 1
+            failed = False
             if n in raw:
                 data = self._raw(n).read_bytes()
                 sealed = not last
@@ -208,21 +220,25 @@ class FileStore(BaseStore):
                     data = decode_zst(self._zst(n).read_bytes())
                 except (CorruptBlockError, OSError) as e:
                     self._report(f"block {n}: {e}; its messages are lost")
-                    pending_lost = self.last_seq + 1
-                    continue
+                    data = b""  # registers the block number; the file is kept for inspection
+                    failed = True
                 sealed = True
             before = self.last_seq
             valid_end, bad, gaps = self._recover_block(n, data, sealed)
             if pending_lost is not None:
-                first = self._blk_info(n)[2] if self._blk_info(n) else self.last_seq + 1
+                info = self._blk_info(n)
+                first = info[2] if info and info[2] else before + 1
                 if first > pending_lost:
-                    self.lost.append((pending_lost, max(first - 1, before)))
+                    self.lost.append((pending_lost, first - 1))
                 pending_lost = None
-            torn = bad and last and n in raw and bad[-1][1] == len(data)
-            for start, end in bad[:-1] if torn else bad:
-                self._report(f"block {n}: bytes {start}..{end} failed verification")
+            torn = bool(bad) and last and n in raw and bad[-1][1] == len(data)
+            if not failed:
+                for start, end in bad[:-1] if torn else bad:
+                    self._report(f"block {n}: bytes {start}..{end} failed verification")
             if torn:
                 log.info("block %d: torn tail at %d..%d truncated", n, bad[-1][0], len(data))
+            if failed or (bad and not torn):
+                pending_lost = self.last_seq + 1
             self.lost.extend(gaps)
             if last and n in raw and len(data) != valid_end:
                 os.truncate(self._raw(n), max(valid_end, 24))
@@ -298,6 +314,10 @@ class FileStore(BaseStore):
         self._compressed.discard(blkno)
         self._dir_dirty = True
 
+    def _blk_damaged(self, blkno: int, seqs: list[int]) -> None:
+        self._report(f"block {blkno}: {len(seqs)} record(s) failed verification on load")
+        self.lost.extend(_ranges(seqs))
+
     def _blk_load(self, blkno: int) -> bytes:
         if blkno in self._compressed:
             return decode_zst(self._zst(blkno).read_bytes())
@@ -347,6 +367,7 @@ class FileStore(BaseStore):
         dirfd = self._dirfd if self._dir_dirty else -1
         self._dir_dirty = False
         _fsync_all(fds, dirfd)
+        self.sync_count += 1
         self._last_sync = time.monotonic()
         self._set_durable(self.last_seq)
         sealed, self._sealed_wait = self._sealed_wait, []
@@ -369,6 +390,7 @@ class FileStore(BaseStore):
             self._sealed_ready(sealed)
             return
         f = _sync_pool.submit(_fsync_all, fds, dirfd)
+        self.sync_count += 1
         self._sync_fut, self._sync_target, self._sync_sealed = f, target, sealed
         loop = self._loop
         f.add_done_callback(lambda f: loop.call_soon_threadsafe(self._sync_done, f, target, sealed))
