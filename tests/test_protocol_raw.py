@@ -13,7 +13,7 @@ import time
 import pytest
 
 from conftest import Bystander, RawClient, frames, raw_connect, wait_for
-from rawcases import ALL_CASES, CLOSE_ERROR_CASES, OK_CASES, OPEN_ERROR_CASES, Case
+from rawcases import ALL_CASES, IPS, OK_CASES, OPEN_ERROR_CASES, Case
 
 
 def check(out: bytes, case: Case) -> None:
@@ -51,8 +51,9 @@ def test_transcript(server_kind, server_pool, case):
         by.close()
 
 
-SPLIT_CASES = [c for c in OK_CASES + OPEN_ERROR_CASES
-               if c.config is None and c.name != "invalid-publish-subject-pedantic-wildcard"]
+# nats-server repeats 'Invalid Publish Subject' when a PUB's payload arrives in a later read than its
+# control line (it re-parses the arguments), so cases expecting that error are not split.
+SPLIT_CASES = [c for c in OK_CASES + OPEN_ERROR_CASES if c.config is None and IPS not in c.expect]
 
 
 @pytest.mark.parametrize("case", [c for c in SPLIT_CASES if c.name in {
