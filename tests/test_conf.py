@@ -487,7 +487,7 @@ def test_load_full_config(tmp_path: Path):
     assert o.websocket == {"port": 8080, "no_tls": True}
     assert o.leafnodes == {"port": 7422} and o.gateway == {"name": "g", "port": 7222}
     assert o.mqtt == {"port": 1883}
-    assert o.other == {"max_subscriptions": 10}
+    assert o.max_subscriptions == 10 and o.other == {}
     assert o.config_warnings == []
 
 
