@@ -49,6 +49,7 @@ class Client(Connection, asyncio.BufferedProtocol):
         self.host = ""
         self.port = 0
         self.connect_received = False
+        self.paused_since = 0.0
         self.close_reason = ""
         self._auth_timer: asyncio.TimerHandle | None = None
         self._ping_timer: asyncio.TimerHandle | None = None
@@ -84,10 +85,13 @@ class Client(Connection, asyncio.BufferedProtocol):
 
     def pause_writing(self) -> None:
         self.write_paused = True
+        self.paused_since = time.monotonic()
+        self.server.paused_clients.add(self)
         self._check_slow_consumer()
 
     def resume_writing(self) -> None:
         self.write_paused = False
+        self.server.paused_clients.discard(self)
         self._release_producers()
 
     def pending_bytes(self) -> int:
@@ -171,6 +175,14 @@ class Client(Connection, asyncio.BufferedProtocol):
             self.server.log.info(f"{self._label()} - Slow Consumer Detected: MaxPending of {self.core.max_pending} Exceeded")
             self.close_with_error(ERR_SLOW_CONSUMER, "Slow Consumer (Pending Bytes)", flush=False)
 
+    def check_write_deadline(self, now: float) -> None:
+        """Called by the server's tick for connections whose output is backed up."""
+        if self.write_paused and now - self.paused_since > self.server.options.write_deadline:
+            self.core.slow_consumers += 1
+            self.server.log.info(f"{self._label()} - Slow Consumer Detected: WriteDeadline of "
+                                 f"{self.server.options.write_deadline}s Exceeded")
+            self.close_with_error(ERR_SLOW_CONSUMER, "Slow Consumer (Write Deadline)", flush=False)
+
     # -- producer stalls -----------------------------------------------------------------------
     def _schedule_unstall(self) -> None:
         if self._unstall_timer is None:
@@ -246,6 +258,7 @@ class Client(Connection, asyncio.BufferedProtocol):
         snapshot = closed_conn_snapshot(self, self.close_reason)   # before the subs go
         self.remove_all_subs()
         self._release_producers()
+        self.server.paused_clients.discard(self)
         self.server.remove_client(self, snapshot)
 
     def _label(self) -> str:

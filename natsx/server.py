@@ -45,6 +45,7 @@ class Server:
                                max_control_line=opts.max_control_line)
         self.authenticator = _authenticator(opts)
         self.clients: dict[int, Client] = {}
+        self.paused_clients: set[Client] = set()   # output above high-water: watched for write_deadline
         self.closed_clients: deque[dict[str, Any]] = deque(maxlen=CLOSED_CONNECTIONS_KEPT)
         self.total_connections = 0
         self.stale_connections = 0
@@ -58,6 +59,7 @@ class Server:
         self._listener: asyncio.AbstractServer | None = None
         self._monitor: asyncio.AbstractServer | None = None
         self._done: asyncio.Event | None = None
+        self._tick_handle: asyncio.TimerHandle | None = None
 
     @property
     def name(self) -> str:
@@ -144,7 +146,15 @@ class Server:
         if opts.ports_file_dir:
             self._write_ports_file()
         self.start_time = time.time()
+        self._tick()
         self.log.info("Server is ready")
+
+    def _tick(self) -> None:
+        """Once a second: connections whose writes stall past write_deadline are slow consumers."""
+        now = time.monotonic()
+        for client in list(self.paused_clients):
+            client.check_write_deadline(now)
+        self._tick_handle = asyncio.get_running_loop().call_later(1.0, self._tick)
 
     def _write_ports_file(self) -> None:
         ports: dict[str, list[str]] = {"nats": [self.client_url]}
@@ -158,6 +168,8 @@ class Server:
         if self._done is None or self._done.is_set():
             return
         self.log.info("Initiating Shutdown...")
+        if self._tick_handle is not None:
+            self._tick_handle.cancel()
         if self._listener is not None:
             self._listener.close()
         for client in list(self.clients.values()):

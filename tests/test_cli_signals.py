@@ -1,0 +1,129 @@
+"""`natsx serve` as an operator runs it: flags, -t, --version, pid/ports files, SIGHUP reload,
+JetStream flag, write_deadline. Where nats-server has the same behaviour, both are checked."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from conftest import NATSX, REF, ServerProcess, raw_connect, server_command, wait_for
+
+
+def run_cli(kind: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(server_command(kind) + list(args), capture_output=True, text=True, timeout=60)
+
+
+def test_version():
+    out = subprocess.run([sys.executable, "-m", "natsx", "--version"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0
+    import natsx
+
+    assert natsx.__version__ in out.stdout
+
+
+@pytest.mark.parametrize("text,valid", [
+    ("port: 4222\n", True),
+    ("port: 4222\nfoo: 1\n", False),
+    ("authorization { user: a, password: b }\nmax_payload: 2MB\n", True),
+    ("port: [\n", False),
+])
+def test_check_config_agrees_with_nats_server(tmp_path, text, valid):
+    path = tmp_path / "s.conf"
+    path.write_text(text)
+    ours, ref = run_cli(NATSX, "-t", "-c", str(path)), run_cli(REF, "-t", "-c", str(path))
+    assert (ours.returncode == 0) == (ref.returncode == 0) == valid
+    # Same verdict line; the digest nats-server appends hashes its internal parse tree, ours the file.
+    def verdict(out: subprocess.CompletedProcess) -> str:
+        return out.stderr.strip().splitlines()[0].split(" (sha256:")[0]
+
+    assert verdict(ours) == verdict(ref)
+
+
+def test_missing_config_file_is_reported_like_nats_server(tmp_path):
+    missing = str(tmp_path / "nope.conf")
+    ours, ref = run_cli(NATSX, "-c", missing), run_cli(REF, "-c", missing)
+    assert ours.returncode == ref.returncode == 1
+    assert ours.stderr.strip() == ref.stderr.strip()
+
+
+def test_pid_and_ports_files(tmp_path):
+    srv = ServerProcess(NATSX, tmp_path)
+    pid_file = tmp_path / "natsx.pid"
+    try:
+        srv.start(["-P", str(pid_file), "--ports_file_dir", str(tmp_path)], monitor=True)
+        assert int(pid_file.read_text()) == srv.proc.pid
+        ports_files = list(tmp_path.glob(f"*_{srv.proc.pid}.ports"))
+        assert len(ports_files) == 1
+        ports = json.loads(ports_files[0].read_text())
+        assert ports["nats"] == [f"nats://127.0.0.1:{srv.port}"]
+        assert ports["monitoring"] == [f"http://127.0.0.1:{srv.http_port}"]
+    finally:
+        assert srv.stop() == 0
+
+
+def test_jetstream_flag_is_accepted_and_reported(tmp_path):
+    srv = ServerProcess(NATSX, tmp_path)
+    try:
+        srv.start(["-js", "-sd", str(tmp_path / "js")])
+        assert "JetStream is not available" in srv.stderr
+    finally:
+        srv.stop()
+
+
+def test_sighup_reloads_auth(tmp_path):
+    srv = ServerProcess(NATSX, tmp_path)
+    try:
+        srv.start(config='authorization { token: "first" }\n')
+        c = raw_connect(srv, {"verbose": False, "auth_token": "first"})
+        c.close()
+        srv.config_path.write_text('authorization { token: "second" }\n')
+        srv.signal(signal.SIGHUP)
+        srv.wait_for_log("Reloaded server configuration")
+        ok = raw_connect(srv, {"verbose": False, "auth_token": "second"})
+        ok.close()
+        bad = raw_connect(srv)
+        bad.send(b'CONNECT {"verbose":false,"auth_token":"first"}\r\n')
+        assert bad.read_until_closed(5) == b"-ERR 'Authorization Violation'\r\n"
+    finally:
+        srv.stop()
+
+
+def test_sighup_with_broken_config_keeps_running(tmp_path):
+    srv = ServerProcess(NATSX, tmp_path)
+    try:
+        srv.start(config="max_payload: 1MB\n")
+        srv.config_path.write_text("max_payload: [\n")
+        srv.signal(signal.SIGHUP)
+        srv.wait_for_log("Failed to reload server configuration")
+        c = raw_connect(srv, {"verbose": False})
+        c.assert_alive()
+        c.close()
+    finally:
+        assert srv.stop() == 0
+
+
+def test_write_deadline_cuts_a_stuck_reader(tmp_path):
+    """A subscriber that stops reading while output is backed up is a slow consumer after
+    write_deadline, even below max_pending."""
+    srv = ServerProcess(NATSX, tmp_path)
+    try:
+        srv.start(config='write_deadline: "1s"\n')   # max_pending 64MB: high-water at 32MB
+        stuck = raw_connect(srv, {"verbose": False})
+        stuck.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stuck.transact(b"SUB big 1\r\n")
+        pub = raw_connect(srv, {"verbose": False})
+        chunk = b"x" * (1 << 20)
+        frame = b"PUB big %d\r\n" % len(chunk) + chunk + b"\r\n"
+        for _ in range(48):       # past the high-water mark, below max_pending
+            pub.send(frame)
+        srv.wait_for_log("Slow Consumer Detected: WriteDeadline", timeout=30)
+        pub.assert_alive()   # the publisher is unharmed
+        pub.close()
+        stuck.close()
+    finally:
+        srv.stop()
