@@ -79,9 +79,15 @@ def serve(args: argparse.Namespace) -> int:
                 digest = f" (sha256:{hashlib.sha256(f.read()).hexdigest()})"
         print(f"nats-server: configuration file {args.config} is valid{digest}", file=sys.stderr)
         return 0
+    import gc
+
     from natsx.server import Server
 
+    # Subscriptions and connections are long-lived objects: with the default thresholds the
+    # cyclic GC rescans them constantly (an insert at 100k subs costs ~24us instead of ~3us).
+    gc.set_threshold(50000, 20, 100)
     server = Server(opts)
+    gc.freeze()
     try:
         _run(server.run_until_stopped())
     except OSError as exc:
