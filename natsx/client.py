@@ -49,6 +49,7 @@ class Client(Connection, asyncio.BufferedProtocol):
         self.host = ""
         self.port = 0
         self.connect_received = False
+        self.protocol = 0
         self.paused_since = 0.0
         self.close_reason = ""
         self._auth_timer: asyncio.TimerHandle | None = None
@@ -138,6 +139,7 @@ class Client(Connection, asyncio.BufferedProtocol):
         self.version = str(opts.get("version", "") or "")
         self.require_connect = False
         self.connect_received = True
+        self.protocol = protocol
         self.connect_info_due = protocol >= 1
         if verbose:
             self.send_proto(b"+OK\r\n")
@@ -269,5 +271,7 @@ class Client(Connection, asyncio.BufferedProtocol):
         self.send_proto(self.server.info_for(self, connect_info=True))
 
     def send_lame_duck_info(self) -> None:
-        self.send_proto(self.server.info_for(self, ldm=True))
-        self.flush()
+        # Like nats-server, only clients that take async INFO (protocol 1) are told.
+        if self.protocol >= 1:
+            self.send_proto(self.server.info_for(self, ldm=True))
+            self.flush()

@@ -15,11 +15,11 @@ import signal
 import sys
 import time
 from collections import deque
-from typing import Any
+from typing import Any, Callable
 
 import natsx
 from natsx._core.conn import ServerCore
-from natsx._core.sublist import Sublist
+from natsx._core.sublist import CallbackSubscriber, Sublist, Subscription
 from natsx.auth import Authenticator
 from natsx.client import Client
 from natsx.options import ServerOptions, load_server_options
@@ -56,6 +56,7 @@ class Server:
         self.port = 0
         self.http_port = 0
         self._next_cid = 0
+        self._next_internal_sid = 0
         self._listener: asyncio.AbstractServer | None = None
         self._monitor: asyncio.AbstractServer | None = None
         self._done: asyncio.Event | None = None
@@ -85,6 +86,25 @@ class Server:
         """Forget a closed client; keep its snapshot for /connz?state=closed."""
         if self.clients.pop(client.cid, None) is not None:
             self.closed_clients.append(snapshot)
+
+    # -- server-internal subscriptions (services, later $JS.API and $SYS) ------------------------
+    def subscribe_internal(self, subject: str, callback: Callable[..., None],
+                           queue: str | None = None) -> Subscription:
+        """callback(sub, subject, reply, hdr, payload) runs for each message, inside routing."""
+        self._next_internal_sid += 1
+        sub = Subscription(subject.encode(), str(self._next_internal_sid).encode(),
+                           CallbackSubscriber(callback), queue.encode() if queue else None)
+        self.sublist.insert(sub)
+        return sub
+
+    def unsubscribe_internal(self, sub: Subscription) -> None:
+        sub.closed = True
+        self.sublist.remove(sub)
+
+    def publish(self, subject: str | bytes, payload: bytes, reply: str | bytes = b"",
+                headers: bytes | None = None) -> int:
+        """Publish as the server; returns how many subscribers got it."""
+        return self.core.publish(_b(subject), payload, _b(reply), headers)
 
     def info_for(self, client: Client, ldm: bool = False, connect_info: bool = False) -> bytes:
         """The INFO line a client gets on connect (and again, with ldm, in lame duck mode)."""
@@ -257,6 +277,10 @@ class Server:
     async def _on_signal(self, name: str) -> None:
         self.log.info(f"Trapped \"{name.lower().removeprefix('sig')}\" signal")
         await self.shutdown()
+
+
+def _b(value: str | bytes) -> bytes:
+    return value.encode() if isinstance(value, str) else value
 
 
 def _authenticator(opts: ServerOptions) -> Authenticator:

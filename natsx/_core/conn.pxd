@@ -20,6 +20,8 @@ cdef class ServerCore:
     cdef const char* size_tok
     cdef const char* hdr_tok
     cdef Py_ssize_t size_tok_len, hdr_tok_len
+    # A receiver above its high-water mark got frames in the current batch: stall its producer.
+    cdef Connection backed_up
 
     cdef unsigned long long next_random(self) noexcept
     cdef int deliver_result(self, SublistResult result, Subscriber src, bint echo,
@@ -52,7 +54,6 @@ cdef class Connection(Parser):
     cdef public object rtt               # seconds from PING to PONG, None until measured
     cdef public long long in_msgs, in_bytes, out_msgs, out_bytes
     cdef public list stalled_producers   # connections paused because we were slow to drain
-    cdef Connection stall_target         # set when this batch delivered to a paused connection
     # Outbound frames of the current batch.
     cdef char* out
     cdef Py_ssize_t out_len, out_cap

@@ -125,13 +125,24 @@ cdef class ServerCore:
             c.flush()
 
     def publish(self, bytes subject, bytes payload, bytes reply=b"", bytes hdr=None):
-        """Publish from the server itself (system and service messages). Returns receivers count."""
+        """Publish from the server itself (system and service messages). Returns receivers count.
+
+        May run inside another connection's routing (an internal subscriber answering at once),
+        so the publisher's echoed size tokens are set aside meanwhile.
+        """
         cdef SublistResult r = self.sublist.match_c(PyBytes_AS_STRING(subject), PyBytes_GET_SIZE(subject))
-        cdef int n = self.deliver_result(
-            r, None, True, PyBytes_AS_STRING(subject), PyBytes_GET_SIZE(subject),
-            PyBytes_AS_STRING(reply), PyBytes_GET_SIZE(reply),
-            NULL if hdr is None else PyBytes_AS_STRING(hdr), 0 if hdr is None else PyBytes_GET_SIZE(hdr),
-            PyBytes_AS_STRING(payload), PyBytes_GET_SIZE(payload))
+        cdef const char* size_tok = self.size_tok
+        cdef const char* hdr_tok = self.hdr_tok
+        cdef int n
+        self.size_tok = self.hdr_tok = NULL
+        try:
+            n = self.deliver_result(
+                r, None, True, PyBytes_AS_STRING(subject), PyBytes_GET_SIZE(subject),
+                PyBytes_AS_STRING(reply), PyBytes_GET_SIZE(reply),
+                NULL if hdr is None else PyBytes_AS_STRING(hdr), 0 if hdr is None else PyBytes_GET_SIZE(hdr),
+                PyBytes_AS_STRING(payload), PyBytes_GET_SIZE(payload))
+        finally:
+            self.size_tok, self.hdr_tok = size_tok, hdr_tok
         self.flush_dirty()
         return n
 
@@ -175,17 +186,17 @@ cdef class Connection(Parser):
         if self.closed:
             return
         self.last_activity = now()
+        core.backed_up = None
         self.feed(buf, nbytes)
         core.flush_dirty()
-        if self.stall_target is not None:
-            self._stall()
+        if core.backed_up is not None:
+            self._stall(core.backed_up)
+            core.backed_up = None
 
-    def _stall(self):
+    def _stall(self, Connection target):
         """A receiver of this batch can't keep up: stop reading from this producer until it drains
         (or for at most the stall limit), as nats-server stalls fast producers."""
-        target = self.stall_target
-        self.stall_target = None
-        if target.closed or not target.write_paused:
+        if target is self or target.closed or not target.write_paused or self.closed:
             return
         target.stalled_producers.append(self)
         self.transport.pause_reading()
@@ -285,6 +296,8 @@ cdef class Connection(Parser):
         p[1] = c'\n'
         p += 2
         self.out_len = p - self.out
+        if self.write_paused:
+            self.core.backed_up = self
         self.out_msgs += 1
         self.out_bytes += total
         self.core.out_msgs += 1
