@@ -79,6 +79,7 @@ class Client(Connection, asyncio.BufferedProtocol):
         self.flush()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.server.draining.discard(self)
         self._teardown("Client Closed" if not self.close_reason else self.close_reason)
 
     def eof_received(self) -> bool:
@@ -242,6 +243,7 @@ class Client(Connection, asyncio.BufferedProtocol):
         self._teardown(reason)
         if transport is not None:
             if flush:
+                self.server.draining.add(self)   # until connection_lost: its output is going out
                 transport.close()
             else:
                 transport.abort()

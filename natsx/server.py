@@ -27,6 +27,7 @@ from natsx.log import Logger
 from natsx.nkeys import new_server_id
 
 CLOSED_CONNECTIONS_KEPT = 10000
+SHUTDOWN_FLUSH_TIMEOUT = 5.0    # seconds closing clients get to receive their pending output
 JETSTREAM_API_LEVEL = 2          # what nats-server 2.12 announces (JSApiLevel)   # nats-server keeps this many for /connz?state=closed
 
 
@@ -45,6 +46,7 @@ class Server:
                                max_control_line=opts.max_control_line)
         self.authenticator = _authenticator(opts)
         self.clients: dict[int, Client] = {}
+        self.draining: set[Client] = set()   # closed with output still being written
         self.paused_clients: set[Client] = set()   # output above high-water: watched for write_deadline
         self.closed_clients: deque[dict[str, Any]] = deque(maxlen=CLOSED_CONNECTIONS_KEPT)
         self.total_connections = 0
@@ -194,6 +196,7 @@ class Server:
             self._listener.close()
         for client in list(self.clients.values()):
             client.close_connection("Server Shutdown")
+        await self._drain(SHUTDOWN_FLUSH_TIMEOUT)
         if self._monitor is not None:
             self._monitor.close()
         if self.options.pid_file:
@@ -203,6 +206,12 @@ class Server:
                 pass
         self.log.info("Server Exiting..")
         self._done.set()
+
+    async def _drain(self, timeout: float) -> None:
+        """Let closed connections finish writing what they were sent (bounded)."""
+        deadline = time.monotonic() + timeout
+        while self.draining and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
 
     async def wait_closed(self) -> None:
         assert self._done is not None
