@@ -57,6 +57,7 @@ class Client(Connection, asyncio.BufferedProtocol):
         self._unstall_timer: asyncio.TimerHandle | None = None
         self.require_connect = server.authenticator.required
         self.max_subs = server.options.max_subscriptions
+        self.trace = server.options.trace
 
     # -- asyncio.Protocol ------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:  # type: ignore[override]
@@ -185,6 +186,17 @@ class Client(Connection, asyncio.BufferedProtocol):
             self.server.log.info(f"{self._label()} - Slow Consumer Detected: WriteDeadline of "
                                  f"{self.server.options.write_deadline}s Exceeded")
             self.close_with_error(ERR_SLOW_CONSUMER, "Slow Consumer (Write Deadline)", flush=False)
+
+    # -- tracing (-V): Python per operation, only while tracing is on --------------------------
+    def _trace_in(self, data: bytes, payload: bool) -> None:
+        text = data.decode("utf-8", "replace")
+        if payload:
+            self.server.log.trace(f"{self._label()} - <<- MSG_PAYLOAD: [{json.dumps(text)}]")
+        else:
+            self.server.log.trace(f"{self._label()} - <<- [{text}]")
+
+    def _trace_out(self, line: bytes) -> None:
+        self.server.log.trace(f"{self._label()} - ->> [{line.decode('utf-8', 'replace')}]")
 
     # -- producer stalls -----------------------------------------------------------------------
     def _schedule_unstall(self) -> None:

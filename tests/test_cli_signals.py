@@ -148,3 +148,17 @@ def test_sigterm_flushes_pending_output(tmp_path):
         assert srv.proc.wait(15) == 0
     finally:
         srv.stop()
+
+
+def test_trace_logs_protocol(tmp_path):
+    srv = ServerProcess(NATSX, tmp_path)
+    try:
+        srv.start(["-V"])
+        c = raw_connect(srv, {"verbose": False})
+        c.transact(b"SUB t.x 9\r\nPUB t.x 5\r\nhello\r\n")
+        log = srv.wait_for_log('MSG_PAYLOAD: ["hello"]')
+        assert "<<- [SUB t.x 9]" in log and "<<- [PUB t.x 5]" in log
+        srv.wait_for_log("->> [MSG t.x 9 5]")
+        c.close()
+    finally:
+        srv.stop()

@@ -295,6 +295,9 @@ cdef class Connection(Parser):
         p[0] = c'\r'
         p[1] = c'\n'
         p += 2
+        if self.trace:   # the frame's control line, as nats-server traces it
+            self._trace_out(PyBytes_FromStringAndSize(self.out + self.out_len,
+                                                      p - self.out - self.out_len - total - 4))
         self.out_len = p - self.out
         if self.write_paused:
             self.core.backed_up = self
@@ -452,3 +455,7 @@ cdef class Connection(Parser):
     cdef int on_parse_error(self, int code, str detail) except -1:
         self._protocol_error(code, detail)
         return PARSE_STOP
+
+    cdef int on_trace(self, const char* data, Py_ssize_t n, bint payload) except -1:
+        self._trace_in(data[:n], payload)
+        return PARSE_OK

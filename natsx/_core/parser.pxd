@@ -20,6 +20,7 @@ cdef class Parser:
     cdef bint client_side              # accept MSG/HMSG/INFO (client role) instead of server ops
     cdef public bint require_connect   # the first operation must be CONNECT (auth pending)
     cdef public Py_ssize_t max_control_line
+    cdef public bint trace             # report every control line and payload to on_trace (-V)
     # Pending bytes of an operation split across reads (control line, then payload).
     cdef char* pend
     cdef Py_ssize_t pend_len
@@ -64,6 +65,7 @@ cdef class Parser:
     cdef int on_ok(self) except -1
     cdef int on_err(self, const char* arg, Py_ssize_t n) except -1
     cdef int on_parse_error(self, int code, str detail) except -1
+    cdef int on_trace(self, const char* data, Py_ssize_t n, bint payload) except -1
 
 
 # Decimal parsing as nats-server's parseSize: digits only, -1 on anything else or overflow.

@@ -250,6 +250,8 @@ cdef class Parser:
             return self._fail(PE_AUTH, "")
         if n > self.max_control_line:
             return self._fail(PE_MAX_CONTROL_LINE, "")
+        if self.trace:
+            self.on_trace(line, n - 1 if n > 0 and line[n - 1] == c'\r' else n, False)
         k = match_op(line, n, self.client_side, True)
         if k < 0:
             return self._fail(PE_UNKNOWN_OP, "")
@@ -360,6 +362,8 @@ cdef class Parser:
             return self._fail(PE_UNKNOWN_OP, "")
         self.size_tok = line + self.size_tok_off
         self.hdr_tok = line + self.hdr_tok_off
+        if self.trace:
+            self.on_trace(payload, size, True)
         if (self.msg_op == OP_HPUB or self.msg_op == OP_HMSG) and self.hdr_size > 0:
             return self.on_msg(line + self.subj_off, self.subj_len,
                                line + self.sid_off, self.sid_len,
@@ -410,6 +414,9 @@ cdef class Parser:
 
     cdef int on_parse_error(self, int code, str detail) except -1:
         return PARSE_STOP
+
+    cdef int on_trace(self, const char* data, Py_ssize_t n, bint payload) except -1:
+        return PARSE_OK
 
 
 cdef class RecordingParser(Parser):

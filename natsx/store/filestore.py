@@ -215,6 +215,11 @@ class FileStore(BaseStore):
             if n in raw:
                 data = self._raw(n).read_bytes()
                 sealed = not last
+                if last and not data.strip(b"\0"):
+                    # created (and preallocated) but never written before a crash
+                    os.unlink(self._raw(n))
+                    raw.discard(n)
+                    continue
             else:
                 try:
                     data = decode_zst(self._zst(n).read_bytes())
@@ -318,10 +323,14 @@ class FileStore(BaseStore):
         self._report(f"block {blkno}: {len(seqs)} record(s) failed verification on load")
         self.lost.extend(_ranges(seqs))
 
-    def _blk_load(self, blkno: int) -> bytes:
-        if blkno in self._compressed:
-            return decode_zst(self._zst(blkno).read_bytes())
-        return self._raw(blkno).read_bytes()
+    def _blk_load(self, blkno: int) -> bytes | None:
+        try:
+            if blkno in self._compressed:
+                return decode_zst(self._zst(blkno).read_bytes())
+            return self._raw(blkno).read_bytes()
+        except (CorruptBlockError, OSError) as e:
+            self._report(f"block {blkno}: {e}")
+            return None
 
     # -- writing and syncing -------------------------------------------------------------------
 
