@@ -1138,7 +1138,6 @@ cdef class MsgLog:
         rl = _u32(p + 8)
         memset(p + REC_HDR, 0, _pad8(rl) - REC_HDR)
         p[12] = KIND_ERASED
-        (<int64_t*>(p + 32))[0] = 0
         (<uint64_t*>p)[0] = _xxh3(p + 8, rl - 8) if self.persistent else 0
         self._remove(seq)
         self._flush_tombs()
@@ -1463,6 +1462,7 @@ cdef class MsgLog:
                     pass    # duplicate or out of order: never served twice
                 elif kind == KIND_ERASED:
                     self._skip_to(seq)
+                    self.last_ts = (<const int64_t*>(d + off + 32))[0]
                 else:
                     if damaged and seq > self.last_seq + 1:
                         gaps.append((self.last_seq + 1, seq - 1))

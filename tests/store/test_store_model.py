@@ -352,7 +352,7 @@ class StoreMachine(RuleBasedStateMachine):
 
 
 _settings = settings(
-    max_examples=400 if SOAK else 35,
+    max_examples=500 if SOAK else 80,
     stateful_step_count=60 if SOAK else 30,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
