@@ -41,6 +41,7 @@ cdef class Connection(Parser):
     cdef readonly ServerCore core
     cdef readonly ClientSink sink
     cdef public object transport
+    cdef public int fd                   # the socket, written directly while the transport has no backlog
     cdef public dict subs                # sid (bytes) -> Subscription
     # CONNECT options (defaults as nats-server's before and within CONNECT).
     cdef public bint verbose, pedantic, echo, headers, no_responders
