@@ -1577,6 +1577,36 @@ cdef class MsgLog:
             return None
         return s.blk, s.off, s.sz, s.ts
 
+    def _skip_seqs(self, uint64_t last):
+        """Advance last_seq to `last` leaving a gap (restore); the next append gets last + 1."""
+        self._skip_to(last)
+
+    def snapshot_records(self, size_t chunk=1 << 20):
+        """The stored messages encoded for a snapshot, in chunks of about `chunk` bytes.
+
+        Record: u64 seq, i64 ts, u16 subject len, u32 header len, u32 data len, then the bytes.
+        Built eagerly, so the result is consistent even if the store changes afterwards.
+        """
+        cdef list out = []
+        cdef bytearray buf = bytearray()
+        cdef MsgView v
+        cdef uint64_t s = 0
+        import struct
+        pack = struct.Struct("<QqHII").pack
+        while self.next_msg(&s, None, &v):
+            buf += pack(v.seq, v.ts, v.subj_len, v.hdr_len, v.msg_len)
+            buf += PyBytes_FromStringAndSize(v.subj, v.subj_len)
+            if v.hdr_len:
+                buf += PyBytes_FromStringAndSize(v.hdr, v.hdr_len)
+            buf += PyBytes_FromStringAndSize(v.msg, v.msg_len)
+            if <size_t>len(buf) >= chunk:
+                out.append(bytes(buf))
+                buf = bytearray()
+            s += 1
+        if buf:
+            out.append(bytes(buf))
+        return out
+
     def _detach(self):
         """Drop the hook (breaks the store <-> log reference cycle on close)."""
         self.hook = None
