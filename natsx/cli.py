@@ -86,6 +86,7 @@ def serve(args: argparse.Namespace) -> int:
     # Subscriptions and connections are long-lived objects: with the default thresholds the
     # cyclic GC rescans them constantly (an insert at 100k subs costs ~24us instead of ~3us).
     gc.set_threshold(50000, 20, 100)
+    _keep_freed_memory()
     server = Server(opts)
     gc.freeze()
     try:
@@ -94,6 +95,23 @@ def serve(args: argparse.Namespace) -> int:
         server.log.fatal(f"Error listening on port: {opts.host}:{opts.port}, {exc}")
         return 1
     return 0
+
+
+def _keep_freed_memory() -> None:
+    """Output batches of a few hundred KB are allocated and freed constantly; by default glibc
+    serves them with fresh mmap'd pages (page faults, zeroing) and trims the heap after each free.
+    Keep them in the heap instead."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if not name:
+        return
+    libc = ctypes.CDLL(name)
+    if hasattr(libc, "mallopt"):
+        M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+        libc.mallopt(M_MMAP_THRESHOLD, 32 << 20)
+        libc.mallopt(M_TRIM_THRESHOLD, 128 << 20)
 
 
 def _run(coro) -> None:
