@@ -76,3 +76,14 @@ def test_cli_fails_cleanly_without_a_server():
     r = _bench("pub", "x", "-s", url, "--msgs", "10", "--no-progress")
     assert r.returncode == 1
     assert "could not connect" in r.stderr
+
+
+def test_sleep_paces_publishing():
+    """--sleep 10ms: at most one message per 10 ms (the rate can only come out lower)."""
+    with Server(REF, jetstream=False) as srv:
+        r = _bench("pub", "smoke.paced", "-s", srv.url, "--msgs", "20", "--sleep", "10ms", "--no-progress")
+        assert r.returncode == 0, r.stderr
+        line = next(l for l in r.stdout.splitlines() if "publisher stats" in l)
+        rate = float(line.split(":")[1].split("msgs/sec")[0].replace(",", ""))
+        assert 0 < rate <= 110, line
+        assert "sleep=10ms" in r.stderr

@@ -159,6 +159,8 @@ cdef class Client(Parser):
     cdef public bint fetch                # PULL: next pull only once the previous one is drained
     cdef public long long pull_expires_ns
     cdef long long outstanding, pending, batch_pos, rng, req_t0
+    cdef public long long pace_ns         # PUB with --sleep: one frame per pace_ns (0: full speed)
+    cdef long long next_due
     cdef bint flushing
     # Constant-frame fast path: one block of identical frames sent over and over.
     cdef char* block
@@ -221,6 +223,7 @@ cdef class Client(Parser):
         self.received = self.sent = self.completed = self.failures = self.statuses = 0
         self.outstanding = self.pending = self.batch_pos = 0
         self.start_ns = self.end_ns = 0
+        self.next_due = 0
         self.flushing = False
         self.todo = count if role in (R_PUB, R_REQ) else 0
         self.target = count if role in (R_SUB, R_PULL) else 0
@@ -282,7 +285,8 @@ cdef class Client(Parser):
         return 0
 
     cdef bint _constant(self):
-        return not self.suffix and self.rand_mod == 0 and not self.json_seq and self.hdr_mode != HDR_BATCH
+        return (not self.suffix and self.rand_mod == 0 and not self.json_seq and self.hdr_mode != HDR_BATCH
+                and self.pace_ns == 0)
 
     cdef int _build_block(self, long long count) except -1:
         cdef Py_ssize_t start
@@ -440,6 +444,11 @@ cdef class Client(Parser):
                 if self.start_ns == 0:
                     self.start_ns = now_ns()
                 while self.sent < self.todo and self.wlen - self.wpos < CHUNK:
+                    if self.pace_ns:
+                        # --sleep: the next frame is due pace_ns after the previous one.
+                        if now_ns() < self.next_due:
+                            break
+                        self.next_due = now_ns() + self.pace_ns
                     if self.hdr_mode == HDR_BATCH:
                         last = self.batch_pos == self.batch - 1 or self.sent == self.todo - 1
                         self._emit(self.sent, False, last)
@@ -721,6 +730,10 @@ def run(list clients, double slice_s):
             if left <= 0:
                 return False
             ms = <int>min(left // 1000000 + 1, 100)
+            for i in range(n):
+                c = <Client>clients[i]
+                if c.pace_ns and c.role == R_PUB and c.sent < c.todo:
+                    ms = <int>min(ms, c.pace_ns // 1000000)   # wake up for the next paced frame
             with nogil:
                 r = c_poll(pfds, n, ms)
             if r < 0:

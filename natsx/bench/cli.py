@@ -10,6 +10,7 @@ from typing import Optional
 from natsx.bench.client import BenchError, server_url
 from natsx.bench.report import Benchmark, avg_lat, comma, ibytes, log, pct_lat
 from natsx.bench import scenarios as sc
+from natsx.conf import go_duration_string
 
 _UNITS = {"": 1, "b": 1, "k": 1 << 10, "kb": 1 << 10, "kib": 1 << 10, "m": 1 << 20, "mb": 1 << 20,
           "mib": 1 << 20, "g": 1 << 30, "gb": 1 << 30, "gib": 1 << 30, "t": 1 << 40, "tb": 1 << 40,
@@ -47,7 +48,7 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="Enable or disable the progress bar")
     p.add_argument("--csv", help="Save benchmark data to CSV file")
     p.add_argument("--json", help=argparse.SUPPRESS)   # the suite's machine-readable result
-    p.add_argument("--sleep", type=parse_duration, default=0.0, help="Sleep between publications (unsupported: must be 0)")
+    p.add_argument("--sleep", type=parse_duration, default=0.0, help="Sleep between publications (pub), e.g. 10ms")
 
 
 def _pubflags(p: argparse.ArgumentParser) -> None:
@@ -201,7 +202,7 @@ def _banner(t: str, args: argparse.Namespace, o: sc.Options) -> str:
     if o.create:
         kv.update({"storage": o.storage, "replicas": str(o.replicas), "max-bytes": comma(o.maxbytes)})
     if t not in ("sub",):
-        kv["sleep"] = f"{o.sleep:g}s"
+        kv["sleep"] = go_duration_string(int(round(o.sleep * 1e9)))
     body = ", ".join(f"{k}={v}" for k, v in sorted(kv.items()))
     return f"Starting {LABELS.get(t, 'Unknown')} benchmark [{body}]"
 
@@ -244,8 +245,8 @@ def run_bench(args: argparse.Namespace) -> int:
     if o.msgs <= 0:
         print("natsx: error: number of messages should be greater than 0", file=sys.stderr)
         return 1
-    if o.sleep:
-        print("natsx: error: --sleep is not supported by natsx bench (the hot loop never sleeps)", file=sys.stderr)
+    if o.sleep and t != "pub":
+        print(f"natsx: error: --sleep is supported for `pub` only", file=sys.stderr)
         return 1
     for flag in ("dedup", "doubleack"):
         if getattr(args, flag, False):

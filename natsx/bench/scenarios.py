@@ -122,6 +122,7 @@ def core_pub(o: Options) -> Benchmark:
             c.set_template(o.subject.encode(), b"", _payload(o))
             _apply_subject(c, o, o.subject)
             c.offset = off
+            c.pace_ns = int(o.sleep * 1e9)
             c.start(lg.ROLE_PUB, n)
         prog = Progress(o.progress, o.msgs, "Publishing")
         _drive(conns, prog, lambda: sum(x.c.sent for x in conns), lambda: True)
