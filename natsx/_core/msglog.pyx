@@ -20,6 +20,11 @@ from libc.stdlib cimport malloc, calloc, realloc, free
 from libc.string cimport memcpy, memset, memcmp, memmove, memchr
 from posix.time cimport clock_gettime, timespec, CLOCK_REALTIME
 from posix.unistd cimport write
+from posix.types cimport off_t
+
+cdef extern from "fcntl.h" nogil:
+    int fallocate(int fd, int mode, off_t offset, off_t length)
+    int FALLOC_FL_KEEP_SIZE
 
 # xxh3-64 from the xxhash C library bundled in the `xxhash` wheel: its extension exports the
 # XXH3_64bits symbol, so we call it through a function pointer -- no vendored copy, no Python call
@@ -98,6 +103,19 @@ class MsgTooLargeError(StoreError):
         super().__init__(msg)
 
 
+def reserve_space(int fd, off_t offset, off_t length):
+    """Reserve disk blocks for [offset, offset+length) without changing the file size, so a full
+    disk fails here instead of in a later write. False if the filesystem cannot do it."""
+    cdef int r
+    with nogil:
+        r = fallocate(fd, FALLOC_FL_KEEP_SIZE, offset, length)
+    if r == 0:
+        return True
+    if errno in (95, 38):   # EOPNOTSUPP, ENOSYS
+        return False
+    raise OSError(errno, "fallocate failed")
+
+
 def xxh3_64(data) -> int:
     """xxh3-64 of a bytes-like object via the same C function the records use."""
     cdef const unsigned char[::1] mv = data
@@ -169,6 +187,16 @@ cdef bint _all_zero(const char* p, size_t n) noexcept nogil:
     return True
 
 
+cdef bint _is_literal(const char* p, Py_ssize_t n) noexcept nogil:
+    """No '*' or '>' token."""
+    cdef Py_ssize_t i
+    for i in range(n):
+        if (p[i] == b'*' or p[i] == b'>') and (i == 0 or p[i - 1] == b'.') and (
+                i + 1 == n or p[i + 1] == b'.'):
+            return False
+    return True
+
+
 cdef bint _subject_match(const char* f, size_t fl, const char* s, size_t sl) noexcept nogil:
     """NATS token match of literal subject s against filter f ('*' one token, '>' the rest)."""
     cdef size_t fi = 0, si = 0, fe, se
@@ -204,14 +232,18 @@ cdef class SubjectFilter:
     """A compiled subject filter; caches its verdict per subject id of one MsgLog."""
 
     def __cinit__(self, pattern=b">"):
-        if isinstance(pattern, str):
-            pattern = pattern.encode()
-        if pattern is None:
-            pattern = b">"
-        self.pattern = bytes(pattern)
-        self.match_all = self.pattern in (b">", b"")
-        self.literal = not self.match_all and not any(
-            t in (b"*", b">") for t in self.pattern.split(b"."))
+        if type(pattern) is not bytes:
+            if pattern is None:
+                pattern = b">"
+            elif isinstance(pattern, str):
+                pattern = pattern.encode()
+            else:
+                pattern = bytes(pattern)
+        self.pattern = pattern
+        cdef const char* p = PyBytes_AS_STRING(pattern)
+        cdef Py_ssize_t n = PyBytes_GET_SIZE(pattern)
+        self.match_all = n == 0 or (n == 1 and p[0] == b'>')
+        self.literal = not self.match_all and _is_literal(p, n)
         self.cache = NULL
         self.cache_len = 0
         self.cache_gen = 0
@@ -548,8 +580,8 @@ cdef class MsgLog:
             prev = None
         if self.hook is not None:
             self.hook._blk_new(blkno, max(cap, self.block_size))
-        if cap < 65536:
-            cap = 65536
+        if cap < self.block_size:
+            cap = self.block_size   # untouched capacity costs no memory until written
         if self.nblk == self.blk_cap:
             self.blk_cap = self.blk_cap * 2 if self.blk_cap else 64
             p = realloc(self.blocks, self.blk_cap * sizeof(BlockInfo))
@@ -1092,6 +1124,18 @@ cdef class MsgLog:
     def load_last(self, filter=b">"):
         """Newest message matching filter; MsgNotFoundError if none."""
         cdef MsgView v
+        cdef uint32_t sid
+        cdef const char* p
+        cdef Py_ssize_t n
+        if type(filter) is bytes:
+            p = PyBytes_AS_STRING(filter)
+            n = PyBytes_GET_SIZE(filter)
+            if n and not (n == 1 and p[0] == b'>') and _is_literal(p, n):
+                # KV "get": one hash probe, no filter object
+                sid = self._sid_lookup(p, n, <uint32_t>_xxh3(p, n))
+                if sid != SID_NONE and self.view(self._subj_last(sid), &v):
+                    return _mk(&v)
+                raise MsgNotFoundError()
         if self._prev_msg(self.last_seq, _as_filter(filter), &v):
             return _mk(&v)
         raise MsgNotFoundError()
@@ -1576,6 +1620,52 @@ cdef class MsgLog:
         if s == NULL or s.sid == SID_NONE:
             return None
         return s.blk, s.off, s.sz, s.ts
+
+    def _rollback_unwritten(self, uint32_t blk):
+        """Forget the messages of block blk that write(2) did not take (disk full): they were
+        never stored. Returns the offset the file must be cut back to."""
+        cdef BlockInfo* b = self._blk(blk)
+        cdef uint64_t s = self.last_seq, new_last = self.last_seq, q
+        cdef size_t cut = b.len
+        cdef Slot* sl
+        while s >= self.seq_base and s - self.seq_base < self.ns:
+            sl = &self.slots[self.sh + (s - self.seq_base)]
+            if sl.blk != blk or sl.off < BLK_HDR or sl.off + _pad8(_u32(b.data + sl.off + 8)) <= b.written:
+                break
+            cut = sl.off
+            new_last = s - 1
+            s -= 1
+        if b.written < cut:
+            cut = b.written
+            # the cut may fall inside a record that did not make it: back up to its start
+            q = new_last
+            while q >= self.seq_base and q - self.seq_base < self.ns:
+                sl = &self.slots[self.sh + (q - self.seq_base)]
+                if sl.blk != blk or sl.off < BLK_HDR:
+                    break
+                if sl.off + _pad8(_u32(b.data + sl.off + 8)) <= cut:
+                    cut = sl.off + _pad8(_u32(b.data + sl.off + 8))
+                    break
+                q -= 1
+        was = self.recovering
+        self.recovering = True
+        try:
+            for q in range(new_last + 1, self.last_seq + 1):
+                self._remove(q)
+        finally:
+            self.recovering = was
+        if self.msgs == 0:
+            self.ns = 0
+            self.seq_base = self.first_seq = new_last + 1
+        elif new_last < self.last_seq:
+            self.ns = <size_t>(new_last - self.seq_base + 1)
+            self.last_ts = self.slots[self.sh + self.ns - 1].ts
+        self.last_seq = new_last
+        b = self._blk(blk)
+        b.len = cut
+        b.written = cut
+        self.tomb_n = 0
+        return cut
 
     def _skip_seqs(self, uint64_t last):
         """Advance last_seq to `last` leaving a gap (restore); the next append gets last + 1."""

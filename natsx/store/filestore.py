@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import errno
 import logging
 import os
 import shutil
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import zstandard
 
-from natsx._core.msglog import MsgLog, StoreError, xxh3_64
+from natsx._core.msglog import MsgLog, StoreError, reserve_space, xxh3_64
 from natsx.store.base import BaseStore
 from natsx.store.config import SYNC_ALWAYS, SYNC_INTERVAL, StoreConfig
 
@@ -257,7 +258,8 @@ class FileStore(BaseStore):
         fd = os.open(self._raw(n), os.O_RDWR | os.O_CLOEXEC)
         length = self._blk_info(n)[0]
         os.lseek(fd, length, os.SEEK_SET)
-        os.ftruncate(fd, length)
+        if os.fstat(fd).st_size != length:
+            os.ftruncate(fd, length)
         self._prealloc(fd, length, self.config.block_size)
         self._fds[n] = fd
 
@@ -265,7 +267,7 @@ class FileStore(BaseStore):
         # Reserve the block's space up front: a full disk fails here, before anything is appended.
         if size > offset:
             try:
-                os.posix_fallocate(fd, offset, size - offset)
+                reserve_space(fd, offset, size - offset)
             except OSError as e:
                 raise StorageFullError() from e
 
@@ -299,7 +301,6 @@ class FileStore(BaseStore):
         if fd is None:
             return
         self._blk_write(blkno, fd)
-        os.ftruncate(fd, self._blk_info(blkno)[0])
         self._dirty.add(blkno)
         self._sealed_wait.append(blkno)
 
@@ -344,6 +345,12 @@ class FileStore(BaseStore):
                 if self._blk_write(act, fd):
                     self._dirty.add(act)
             except OSError as e:
+                # What write(2) refused was never stored: forget it, cut the file back.
+                cut = self._rollback_unwritten(act)
+                os.ftruncate(fd, cut)
+                os.lseek(fd, cut, os.SEEK_SET)
+                if e.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+                    raise StorageFullError() from e
                 raise StoreError(f"write failed: {e}") from e
         pol = self.config.sync
         if pol == SYNC_ALWAYS:
@@ -491,10 +498,18 @@ class FileStore(BaseStore):
         """Store (subject, data[, hdr]) tuples; returns (first_seq, count, ts)."""
         if self.closed:
             self._check_open()
+        before = self.last_seq
         try:
-            return MsgLog.append_batch(self, msgs, ts)
-        finally:
+            r = MsgLog.append_batch(self, msgs, ts)
+        except StoreError:
             self._after_op()
+            raise
+        try:
+            self._after_op()
+        except StorageFullError as e:
+            e.stored = self.last_seq - before  # the part that made it to disk stays
+            raise
+        return r
 
     def remove(self, seq):
         self._check_open()
@@ -593,9 +608,6 @@ class FileStore(BaseStore):
         self._sync_now()
         self.wait_compressed()
         act = self._active_blk()
-        if act is not None and act in self._fds:
-            os.ftruncate(self._fds[act], self._blk_info(act)[0])  # drop the preallocated tail
-            os.fdatasync(self._fds[act])
         self._checkpoint()
         for fd in self._fds.values():
             os.close(fd)

@@ -213,16 +213,16 @@ def test_damaged_index_rebuilds_from_blocks(tmp_path):
 
 # --------------------------------------------------------------------------- disk full
 
-# RLIMIT_FSIZE makes any file that would grow past 200 kB fail with EFBIG, like a full disk does
-# for the block that needs the space: a message too big for the room left is refused, nothing
-# before it is disturbed, and the store keeps working.
+# RLIMIT_FSIZE makes writes that would grow a file past 200 kB fail with EFBIG, as a full disk
+# fails them with ENOSPC: the refused messages are not stored (nothing half-written survives),
+# everything before them is untouched, and the store keeps working.
 DISK_FULL_CHILD = textwrap.dedent(
     """
     import json, resource, signal, sys
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))
     from natsx.store import FileStore, StoreConfig, StorageFullError
-    s = FileStore(sys.argv[1], StoreConfig(sync="always", block_size=65536))
+    s = FileStore(sys.argv[1], StoreConfig(sync="always", block_size=1 << 20))
     for q in range(1, 101):
         s.append(b"full", b"%d" % q * 20)
     err = None
@@ -233,8 +233,16 @@ DISK_FULL_CHILD = textwrap.dedent(
     st = s.state()
     ok = all(s.load(q).data == b"%d" % q * 20 for q in range(1, 101))
     seq, _ = s.append(b"full", b"%d" % 101 * 20)
+    stored = -1
+    try:  # runs into the limit mid-batch: what reached the disk stays, the rest is refused
+        s.append_batch([(b"full", b"y" * 30_000)] * 10)
+    except StorageFullError as e:
+        stored = e.stored
+    after = s.state()
+    ok2 = all(s.load(q).data == b"y" * 30_000 for q in range(102, 102 + stored))
     s.close()
-    print(json.dumps({"err": err, "msgs": st.msgs, "last": st.last_seq, "ok": ok, "next": seq}))
+    print(json.dumps({"err": err, "msgs": st.msgs, "last": st.last_seq, "ok": ok, "next": seq,
+                      "stored": stored, "after": after.msgs, "ok2": ok2}))
     """
 )
 
@@ -247,8 +255,11 @@ def test_disk_full_fails_appends_cleanly(tmp_path):
 
     out = json.loads(r.stdout)
     assert out["err"] == str(StorageFullError())
-    assert out == {"err": out["err"], "msgs": 100, "last": 100, "ok": True, "next": 101}
-    s = FileStore(tmp_path, StoreConfig(sync="always", block_size=65536))
-    assert s.state().msgs == 101 and s.damage == []
+    stored = out["stored"]
+    assert 0 <= stored < 10 and out["after"] == 101 + stored and out["ok2"]
+    assert {k: out[k] for k in ("msgs", "last", "ok", "next")} == {
+        "msgs": 100, "last": 100, "ok": True, "next": 101}
+    s = FileStore(tmp_path, StoreConfig(sync="always", block_size=1 << 20))
+    assert s.state().msgs == 101 + stored and s.damage == []
     assert [s.load(q).data for q in (1, 101)] == [b"1" * 20, b"101" * 20]
     s.close()
