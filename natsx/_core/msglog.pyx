@@ -752,7 +752,7 @@ cdef class MsgLog:
 
     cdef int _push_slot(self, uint64_t seq, uint32_t blk, uint32_t off, uint32_t sid, uint32_t sz,
                         int64_t ts) except -1:
-        cdef size_t need
+        cdef size_t need, ncap
         cdef Slot* s
         cdef void* p
         cdef SubjEntry* e
