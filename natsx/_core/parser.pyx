@@ -172,10 +172,9 @@ cdef class Parser:
 
     cdef int _partial_line(self, const char* data, Py_ssize_t n) except -1:
         """Check the start of a control line still waiting for its newline, then keep it."""
-        cdef int r
         if self.pend_len == 0 and n > 0 and self.require_connect and lower(data[0]) != c'c':
             return self._fail(PE_AUTH, "")
-        r = self._stash(data, n)
+        self._stash(data, n)
         if match_op(self.pend, self.pend_len, self.client_side, False) == -1:
             self.pend_len = 0
             return self._fail(PE_UNKNOWN_OP, "")
@@ -357,7 +356,6 @@ cdef class Parser:
     cdef int _payload_done(self, const char* line, const char* payload) except -1:
         """The whole payload (and its CRLF) has arrived: check the CRLF and hand the message on."""
         cdef Py_ssize_t size = self.total_size
-        cdef int r
         if payload[size] != c'\r' or payload[size + 1] != c'\n':
             return self._fail(PE_UNKNOWN_OP, "")
         self.size_tok = line + self.size_tok_off
