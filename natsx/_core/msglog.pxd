@@ -58,6 +58,7 @@ cdef class SubjectFilter:
 
 
 cdef class MsgLog:
+    cdef public bint closed       # set by close(); appends are refused from then on
     cdef Slot* slots
     cdef size_t slot_cap
     cdef size_t sh              # index of seq_base's slot

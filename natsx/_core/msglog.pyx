@@ -983,6 +983,8 @@ cdef class MsgLog:
 
     def append(self, subject, data, hdr=None, int64_t ts=0):
         """Store one message; returns (seq, ts)."""
+        if self.closed:
+            raise StoreClosedError()
         cdef const unsigned char[::1] s = subject
         cdef const unsigned char[::1] d = data if data is not None else b""
         cdef const unsigned char[::1] hh = hdr if hdr is not None else b""
@@ -1003,6 +1005,8 @@ cdef class MsgLog:
         cdef Py_ssize_t i = 0, n = PyList_GET_SIZE(msgs)
         cdef object t, subj, data, hdr
         cdef uint64_t first = self.last_seq + 1
+        if self.closed:
+            raise StoreClosedError()
         if ts == 0:
             ts = _now_ns()
         try:

@@ -162,13 +162,6 @@ def test_purge_variants(make):
     assert (st.msgs, st.first_seq, st.last_seq) == (0, 21, 20)
 
 
-def test_closed_store_refuses(tmp_path):
-    s = FileStore(tmp_path, StoreConfig(sync="never"))
-    s.close()
-    with pytest.raises(StoreClosedError):
-        s.append(b"a", b"b")
-
-
 def test_secure_erase_overwrites_bytes_on_disk(tmp_path):
     secret = b"TOP-SECRET-PAYLOAD-0123456789"
     s = FileStore(tmp_path, StoreConfig(sync="always", block_size=4096, compression="zstd"))
@@ -212,3 +205,14 @@ def test_zstd_blocks_are_smaller(tmp_path):
         assert p.stat().st_size < len(decode_zst(p.read_bytes())) / 2
     assert zstandard  # the dependency the store uses
     s.close()
+
+
+@pytest.mark.parametrize("kind", ["memory", "file"])
+def test_closed_store_refuses_appends(tmp_path, kind):
+    store = MemStore(StoreConfig()) if kind == "memory" else FileStore(tmp_path / "s", StoreConfig(sync="never"))
+    store.append(b"a", b"x")
+    store.close()
+    with pytest.raises(StoreClosedError):
+        store.append(b"a", b"y")
+    with pytest.raises(StoreClosedError):
+        store.append_batch([(b"a", b"y")])
