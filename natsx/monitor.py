@@ -181,28 +181,29 @@ def _parse_go_int(s: str, signed: bool) -> Optional[int]:
     return int(s)
 
 
-def decode_int(params: Mapping[str, str], name: str) -> int:
+def _decode_go_int(params: Mapping[str, str], name: str, signed: bool) -> int:
+    """strconv.Atoi (signed) or strconv.ParseUint, with Go's error texts."""
     s = _param(params, name)
     if s == "":
         return 0
-    v = _parse_go_int(s, signed=True)
+    kind, func, bits = ("int", "strconv.Atoi", 63) if signed else ("uint64", "strconv.ParseUint", 64)
+    v = _parse_go_int(s, signed=signed)
+    problem = None
     if v is None:
-        raise MonitorError(f"Error decoding int for '{name}': strconv.Atoi: parsing {_quote(s)}: invalid syntax")
-    if not -(1 << 63) <= v < (1 << 63):
-        raise MonitorError(f"Error decoding int for '{name}': strconv.Atoi: parsing {_quote(s)}: value out of range")
+        problem = "invalid syntax"
+    elif not (-(1 << 63) if signed else 0) <= v < (1 << bits):
+        problem = "value out of range"
+    if problem:
+        raise MonitorError(f"Error decoding {kind} for '{name}': {func}: parsing {_quote(s)}: {problem}")
     return v
+
+
+def decode_int(params: Mapping[str, str], name: str) -> int:
+    return _decode_go_int(params, name, signed=True)
 
 
 def decode_uint64(params: Mapping[str, str], name: str) -> int:
-    s = _param(params, name)
-    if s == "":
-        return 0
-    v = _parse_go_int(s, signed=False)
-    if v is None:
-        raise MonitorError(f"Error decoding uint64 for '{name}': strconv.ParseUint: parsing {_quote(s)}: invalid syntax")
-    if v >= 1 << 64:
-        raise MonitorError(f"Error decoding uint64 for '{name}': strconv.ParseUint: parsing {_quote(s)}: value out of range")
-    return v
+    return _decode_go_int(params, name, signed=False)
 
 
 def decode_subs(params: Mapping[str, str]) -> tuple[bool, bool]:

@@ -547,14 +547,7 @@ cdef class Sublist:
     # -- matching ---------------------------------------------------------------------------
 
     cdef SublistResult match_c(self, const char* subject, Py_ssize_t n):
-        cdef bytes key = PyBytes_FromStringAndSize(subject, n)
-        cdef PyObject* r
-        self.matches += 1
-        r = PyDict_GetItem(self._cache, key)
-        if r is not NULL:
-            self.cache_hits += 1
-            return <SublistResult>r
-        return _match_slow(self, key)
+        return self.match(PyBytes_FromStringAndSize(subject, n))
 
     cpdef SublistResult match(self, bytes subject):
         """Match a literal subject: plain subs and one list per queue group."""
