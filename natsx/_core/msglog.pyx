@@ -67,40 +67,41 @@ INDEX_MAGIC = b"NXI1"
 class StoreError(Exception):
     """Base class of store errors; str() matches nats-server's error text where one exists."""
 
+    # nats-server's text for this error, used when it is raised without a message.
+    default_msg = None
+
+    def __init__(self, *args):
+        if not args and self.default_msg is not None:
+            args = (self.default_msg,)
+        super().__init__(*args)
+
 
 class MsgNotFoundError(StoreError):
-    def __init__(self, msg="no message found"):
-        super().__init__(msg)
+    default_msg = "no message found"
 
 
 class StoreEOFError(StoreError):
-    def __init__(self, msg="stream store EOF"):
-        super().__init__(msg)
+    default_msg = "stream store EOF"
 
 
 class StoreClosedError(StoreError):
-    def __init__(self, msg="store is closed"):
-        super().__init__(msg)
+    default_msg = "store is closed"
 
 
 class MaxMsgsError(StoreError):
-    def __init__(self, msg="maximum messages exceeded"):
-        super().__init__(msg)
+    default_msg = "maximum messages exceeded"
 
 
 class MaxBytesError(StoreError):
-    def __init__(self, msg="maximum bytes exceeded"):
-        super().__init__(msg)
+    default_msg = "maximum bytes exceeded"
 
 
 class MaxMsgsPerSubjectError(StoreError):
-    def __init__(self, msg="maximum messages per subject exceeded"):
-        super().__init__(msg)
+    default_msg = "maximum messages per subject exceeded"
 
 
 class MsgTooLargeError(StoreError):
-    def __init__(self, msg="message size exceeds maximum allowed"):
-        super().__init__(msg)
+    default_msg = "message size exceeds maximum allowed"
 
 
 def reserve_space(int fd, off_t offset, off_t length):

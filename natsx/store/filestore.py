@@ -33,8 +33,7 @@ _compress_pool = concurrent.futures.ThreadPoolExecutor(1, "natsx-zstd")
 
 
 class StorageFullError(StoreError):
-    def __init__(self, msg="insufficient storage resources available"):
-        super().__init__(msg)
+    default_msg = "insufficient storage resources available"
 
 
 class CorruptBlockError(StoreError):
