@@ -64,6 +64,15 @@ def build_options(args: argparse.Namespace):
     return opts
 
 
+def config_digest(path: str) -> str:
+    """nats-server's config digest: sha256 of the parsed config as Go's json.Encoder writes it."""
+    from natsx.conf import parse_config_file
+    from natsx.gojson import go_json
+
+    encoded = go_json(parse_config_file(path), indent=False, sort_keys=True) + b"\n"
+    return "sha256:" + hashlib.sha256(encoded).hexdigest()
+
+
 def serve(args: argparse.Namespace) -> int:
     from natsx.conf import ConfigError
 
@@ -73,10 +82,7 @@ def serve(args: argparse.Namespace) -> int:
         print(f"nats-server: {exc}", file=sys.stderr)
         return 1
     if args.test_config:
-        digest = ""
-        if args.config:
-            with open(args.config, "rb") as f:
-                digest = f" (sha256:{hashlib.sha256(f.read()).hexdigest()})"
+        digest = f" ({config_digest(args.config)})" if args.config else ""
         print(f"nats-server: configuration file {args.config} is valid{digest}", file=sys.stderr)
         return 0
     import gc

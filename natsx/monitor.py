@@ -21,6 +21,7 @@ from typing import Any, Callable, Mapping, Optional
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import natsx
+from natsx.gojson import go_json
 from natsx._core.sublist import is_valid_literal_subject, subject_matches
 
 __all__ = [
@@ -131,26 +132,6 @@ def _rtt_string(rtt: Optional[float]) -> str:
     if 1_000 < ns < 1_000_000:
         ns -= ns % 1_000
     return go_duration(ns)
-
-
-def _go_floats(v: Any) -> Any:
-    # Go prints float64 2.0 as 2; Python would print 2.0.
-    if isinstance(v, float):
-        return int(v) if v.is_integer() and abs(v) < 1e21 else v
-    if isinstance(v, dict):
-        return {k: _go_floats(x) for k, x in v.items()}
-    if isinstance(v, list):
-        return [_go_floats(x) for x in v]
-    return v
-
-
-def go_json(obj: Any, indent: bool = True) -> bytes:
-    """encoding/json output: MarshalIndent(obj, "", "  ") or Marshal, with Go's HTML escaping."""
-    s = json.dumps(_go_floats(obj), indent=2 if indent else None, ensure_ascii=False,
-                   separators=None if indent else (",", ":"))
-    s = (s.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-         .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
-    return s.encode()
 
 
 # ---- query parameters (Go's strconv errors, verbatim) ----------------------------------------
