@@ -146,6 +146,10 @@ class FileStore(BaseStore):
     def _zst(self, n: int) -> Path:
         return self.directory / f"{n:010d}.zst"
 
+    def _zst_new(self, n: int) -> Path:
+        # a secure-erase rewrite of block n's .zst, until it replaces the old one
+        return self.directory / f"{n:010d}.zst.new"
+
     # -- open / recovery -----------------------------------------------------------------------
 
     def _open_files(self) -> None:
@@ -272,7 +276,7 @@ class FileStore(BaseStore):
 
     def _finish_rewrite(self, n: int) -> None:
         """A secure-erase rewrite of compressed block n was interrupted: finish or drop it."""
-        new = self.directory / f"{n:010d}.zst.new"
+        new = self._zst_new(n)
         try:
             decode_zst(new.read_bytes())
         except CorruptBlockError:
@@ -308,9 +312,7 @@ class FileStore(BaseStore):
         if fut is not None:
             fut.exception()  # wait: its file must not appear after we unlink
         self._dirty.discard(blkno)
-        fd = self._fds.pop(blkno, None)
-        if fd is not None:
-            self._to_close.append(fd)
+        self._retire_fd(blkno)
         for p in (self._raw(blkno), self._zst(blkno)):
             try:
                 os.unlink(p)
@@ -371,16 +373,21 @@ class FileStore(BaseStore):
         if self._to_close and self._sync_fut is None:
             self._close_pending()
 
+    def _take_dirty(self) -> tuple[list[int], int]:
+        """The fds written since their last fdatasync, and the dir fd if it changed (else -1)."""
+        fds = [self._fds[b] for b in self._dirty if b in self._fds]
+        self._dirty.clear()
+        dirfd = self._dirfd if self._dir_dirty else -1
+        self._dir_dirty = False
+        return fds, dirfd
+
     def _sync_now(self) -> None:
         """fdatasync everything written, on the calling thread."""
         if self._sync_fut is not None:
             f = self._sync_fut
             f.exception()
             self._sync_done(f, self._sync_target, self._sync_sealed)
-        fds = [self._fds[b] for b in self._dirty if b in self._fds]
-        self._dirty.clear()
-        dirfd = self._dirfd if self._dir_dirty else -1
-        self._dir_dirty = False
+        fds, dirfd = self._take_dirty()
         _fsync_all(fds, dirfd)
         self.sync_count += 1
         self._last_sync = time.monotonic()
@@ -395,10 +402,7 @@ class FileStore(BaseStore):
         if self._sync_fut is not None or self.closed:
             return
         target = self.last_seq
-        fds = [self._fds[b] for b in self._dirty if b in self._fds]
-        self._dirty.clear()
-        dirfd = self._dirfd if self._dir_dirty else -1
-        self._dir_dirty = False
+        fds, dirfd = self._take_dirty()
         sealed, self._sealed_wait = self._sealed_wait, []
         if not fds and dirfd < 0:
             self._set_durable(target)
@@ -430,9 +434,7 @@ class FileStore(BaseStore):
     def _sealed_ready(self, sealed: list[int]) -> None:
         """Sealed blocks whose data is on disk: close their fd, compress them off the loop."""
         for b in sealed:
-            fd = self._fds.pop(b, None)
-            if fd is not None:
-                self._to_close.append(fd)
+            self._retire_fd(b)
             if self.config.compression == "zstd" and self._blk_info(b) is not None:
                 data = self._blk_bytes(b)
                 f = _compress_pool.submit(_compress_job, self.directory, b, data,
@@ -459,6 +461,12 @@ class FileStore(BaseStore):
             self._compressed.add(b)
             self._raw(b).unlink(missing_ok=True)
             self._dir_dirty = True
+
+    def _retire_fd(self, blkno: int) -> None:
+        # Closed only after the running fdatasync, which may still use it.
+        fd = self._fds.pop(blkno, None)
+        if fd is not None:
+            self._to_close.append(fd)
 
     def _close_pending(self) -> None:
         while self._to_close:
@@ -510,29 +518,24 @@ class FileStore(BaseStore):
             raise
         return r
 
-    def remove(self, seq):
+    def _mutate(self, op, *args):
+        """One of MsgLog's removing calls on an open store, then write + sync policy."""
         self._check_open()
-        r = MsgLog.remove(self, seq)
+        r = op(self, *args)
         self._after_op()
         return r
+
+    def remove(self, seq):
+        return self._mutate(MsgLog.remove, seq)
 
     def purge(self):
-        self._check_open()
-        r = MsgLog.purge(self)
-        self._after_op()
-        return r
+        return self._mutate(MsgLog.purge)
 
     def purge_ex(self, filter=b">", seq=0, keep=0):
-        self._check_open()
-        r = MsgLog.purge_ex(self, filter, seq, keep)
-        self._after_op()
-        return r
+        return self._mutate(MsgLog.purge_ex, filter, seq, keep)
 
     def compact(self, seq):
-        self._check_open()
-        r = MsgLog.compact(self, seq)
-        self._after_op()
-        return r
+        return self._mutate(MsgLog.compact, seq)
 
     def expire(self, now=0):
         r = MsgLog.expire(self, now)
@@ -580,7 +583,7 @@ class FileStore(BaseStore):
         return True
 
     def _rewrite_compressed(self, blk: int) -> None:
-        new = self.directory / f"{blk:010d}.zst.new"
+        new = self._zst_new(blk)
         _write_durably(new, encode_zst(self._blk_bytes(blk), self.config.compression_level))
         os.fsync(self._dirfd)
         old = self._zst(blk)
@@ -606,15 +609,18 @@ class FileStore(BaseStore):
         self._after_op()
         self._sync_now()
         self.wait_compressed()
-        act = self._active_blk()
         self._checkpoint()
+        self._release("store closed before the append was durable")
+
+    def _release(self, why: str) -> None:
+        """Close every file, mark the store closed, fail appends still waiting to be durable."""
         for fd in self._fds.values():
             os.close(fd)
         self._fds.clear()
         self._close_pending()
         os.close(self._dirfd)
         self.closed = True
-        self._fail_waiters(StoreError("store closed before the append was durable"))
+        self._fail_waiters(StoreError(why))
         self._detach()
 
     def _checkpoint(self) -> None:
@@ -630,14 +636,7 @@ class FileStore(BaseStore):
             self.wait_compressed()
             if self._sync_fut is not None:
                 self._sync_fut.exception()
-            for fd in self._fds.values():
-                os.close(fd)
-            self._fds.clear()
-            self._close_pending()
-            os.close(self._dirfd)
-            self.closed = True
-            self._fail_waiters(StoreError("store deleted"))
-            self._detach()
+            self._release("store deleted")
         shutil.rmtree(self.directory, ignore_errors=True)
 
     def snapshot(self):
