@@ -13,7 +13,6 @@ import argparse
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from typing import Optional
 

@@ -12,9 +12,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Optional
 
 from bench.servers import ROOT, Server

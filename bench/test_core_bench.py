@@ -8,7 +8,7 @@ JetStream scenarios record natsx as unavailable while natsx has no JetStream.
 import pytest
 
 from bench.compare import summarize, text_table
-from bench.servers import NATSX, REF, selected_servers
+from bench.servers import REF, selected_servers
 from bench.suite import SCENARIOS, RunError, run_on_fresh_server
 
 SERVERS = selected_servers()

@@ -3,7 +3,6 @@ JetStream flag, write_deadline. Where nats-server has the same behaviour, both a
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -11,7 +10,7 @@ import sys
 
 import pytest
 
-from conftest import NATSX, REF, ServerProcess, raw_connect, server_command, wait_for
+from conftest import NATSX, REF, ServerProcess, raw_connect, server_command
 
 
 def run_cli(kind: str, *args: str) -> subprocess.CompletedProcess:

@@ -1,9 +1,9 @@
 """Server-owned subscriptions: a service living inside the server answers real clients."""
 from __future__ import annotations
 
-import asyncio
 
 import nats
+import pytest
 
 import natsx
 
@@ -26,7 +26,7 @@ async def test_internal_service_answers_requests():
             assert msg.data == b"echo:0123456789"
             assert seen[0] == (b"svc.echo", None) and seen[1][1].startswith(b"NATS/1.0\r\nK: v")
             srv.unsubscribe_internal(sub)
-            with __import__("pytest").raises(nats.errors.NoRespondersError):
+            with pytest.raises(nats.errors.NoRespondersError):
                 await nc.request("svc.echo", b"hi", timeout=2)
         finally:
             await nc.close()

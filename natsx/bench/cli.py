@@ -246,7 +246,7 @@ def run_bench(args: argparse.Namespace) -> int:
         print("natsx: error: number of messages should be greater than 0", file=sys.stderr)
         return 1
     if o.sleep and t != "pub":
-        print(f"natsx: error: --sleep is supported for `pub` only", file=sys.stderr)
+        print("natsx: error: --sleep is supported for `pub` only", file=sys.stderr)
         return 1
     for flag in ("dedup", "doubleack"):
         if getattr(args, flag, False):
