@@ -123,8 +123,7 @@ class Server:
         if self.authenticator.required:
             info["auth_required"] = True
         info["max_payload"] = opts.max_payload
-        if opts.jetstream:
-            info["jetstream"] = True
+        # "jetstream": true joins here once natsx serves $JS.API; until then -js must not claim it.
         info["client_id"] = client.cid
         info["client_ip"] = client.host
         if connect_info:

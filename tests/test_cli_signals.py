@@ -69,6 +69,9 @@ def test_jetstream_flag_is_accepted_and_reported(tmp_path):
     try:
         srv.start(["-js", "-sd", str(tmp_path / "js")])
         assert "JetStream is not available" in srv.stderr
+        c = raw_connect(srv)
+        assert "jetstream" not in c.info   # clients must not be told it is there
+        c.close()
     finally:
         srv.stop()
 
