@@ -25,7 +25,8 @@ import datetime as _dt
 import errno as _errno
 import os
 import re
-from typing import Any, Optional
+from functools import partial
+from typing import Any, Callable, Optional
 
 __all__ = [
     "ConfigError",
@@ -149,6 +150,11 @@ def _is_key_sep(r: str) -> bool:
 
 def _is_num_suffix(r: str) -> bool:
     return r in "kKmMgGtTpPeE" and r != ""
+
+
+def _ends_number(r: str) -> bool:
+    # What may follow an integer (a size suffix included) in a value.
+    return _is_nl(r) or r == _EOF or r == "}" or r == ";" or r == "," or _is_ws(r)
 
 
 def _blen(s: str) -> int:
@@ -290,11 +296,22 @@ def _esc(r: str) -> str:
     return "\\n" if r == "\n" else r
 
 
+# A lexer state: one step that returns the next state, or None to stop.
+_State = Callable[[], Optional["_State"]]
+
+# Escapes a double-quoted string accepts besides \xHH.
+_SIMPLE_ESCAPES = {"t": "\t", "n": "\n", "r": "\r", '"': '"', "\\": "\\"}
+
+
 class _Lexer:
     """Produces the item stream of nats-server's lexer for one input.
 
     Offsets are kept in characters; columns are converted to bytes when an
     item is emitted, because nats-server reports byte columns.
+
+    States that nats-server writes out twice (top level vs a '{...}' wrapper,
+    top-level keys vs map keys, the quoted strings) are built once here from
+    a factory; the parameters name exactly where the twins differ.
     """
 
     def __init__(self, text: str) -> None:
@@ -304,17 +321,26 @@ class _Lexer:
         self.pos = 0
         self.width = 0
         self.line = 1
-        self.stack: list[Any] = []
+        self.stack: list[_State] = []
         self.parts: list[str] = []
-        self.string_state: Any = None
+        self.string_state: Optional[_State] = None
         self.lstart = 0  # offset of the '\n' that starts the current line
         self.ilstart = 0  # same, for the line where the current item began
         self.items: list[_Item] = []
 
+        self.lex_top, self.lex_top_value_end = self._statement_states(block=False)
+        self.lex_block_start, self.lex_block_value_end = self._statement_states(block=True)
+        self.lex_key, self.lex_key_end = self._key_states(self.lex_value, in_map=False)
+        self.lex_map_key, self.lex_map_key_end = self._key_states(self.lex_map_value, in_map=True)
+        self.lex_quoted_string = self._quoted(
+            "'", partial(self.emit, ITEM_STRING), self._eof_or_error
+        )
+        self.lex_dq_string = self._quoted('"', self.emit_string, self._eof_or_error, escapes=True)
+
     # -- primitives (same semantics as nats-server's, including quirks) ----
 
     def run(self) -> list[_Item]:
-        state: Any = self.lex_top
+        state: Optional[_State] = self.lex_top
         while state is not None:
             state = state()
         return self.items
@@ -372,17 +398,21 @@ class _Lexer:
         self.items.append(_Item(ITEM_ERROR, msg, self.line, col))
         return None
 
-    def push(self, state: Any) -> None:
+    def fail(self, msg: str) -> _State:
+        # errorf as a state, for shared code that takes "what next" as a state.
+        return lambda: self.errorf(msg)
+
+    def push(self, state: _State) -> None:
         self.stack.append(state)
 
-    def pop(self) -> Any:
+    def pop(self) -> Optional[_State]:
         if not self.stack:
             return self.errorf("BUG in lexer: no states to pop.")
         return self.stack.pop()
 
-    def skip(self, nxt: Any) -> Any:
+    def skip(self, nxt: _State) -> _State:
         # nats-server's lexSkip: ignore on the *next* step.
-        def _s() -> Any:
+        def _s() -> _State:
             self.ignore()
             return nxt
 
@@ -392,117 +422,104 @@ class _Lexer:
         self.parts.append(self.input[self.start : self.pos - offset])
         self.start = self.pos
 
-    def add_part(self, s: str) -> Any:
+    def add_part(self, s: str) -> Optional[_State]:
         self.parts.append(s)
         self.start = self.pos
         return self.string_state
 
-    def _eof_or_error(self) -> Any:
+    def _eof_or_error(self) -> Optional[_State]:
         if self.pos > self.start:
             return self.errorf("Unexpected EOF.")
         self.emit(ITEM_EOF)
         return None
 
-    def _comment(self, ret: Any) -> Any:
+    def _comment(self, ret: _State) -> _State:
         self.push(ret)
         return self.lex_comment_start
 
-    # -- top level ----------------------------------------------------------
+    def _comment_or(self, r: str, ret: _State, lone_slash: _State) -> Optional[_State]:
+        """If r (just read) starts a '#' or '//' comment, lex it and resume at ret.
 
-    def lex_top(self) -> Any:
-        r = self.next()
-        if _is_space(r):
-            return self.skip(self.lex_top)
-        if r == "{":
-            self.push(self.lex_top)
-            return self.skip(self.lex_block_start)
+        A lone '/' gives back only the character after it and goes on at
+        lone_slash (each caller does something else there).  None: no comment.
+        """
         if r == "#":
-            return self._comment(self.lex_top)
+            return self._comment(ret)
         if r == "/":
             if self.next() == "/":
-                return self._comment(self.lex_top)
+                return self._comment(ret)
             self.backup()
-            return self._eof_or_error()
-        if r == _EOF:
-            return self._eof_or_error()
+            return lone_slash
+        return None
+
+    def _close(self, emit: Callable[[], None]) -> Optional[_State]:
+        # The closing delimiter was just read: emit what precedes it, drop it.
         self.backup()
-        self.push(self.lex_top_value_end)
-        return self.lex_key_start
+        emit()
+        self.next()
+        self.ignore()
+        return self.pop()
 
-    def lex_top_value_end(self) -> Any:
-        r = self.next()
-        if r == "#":
-            return self._comment(self.lex_top)
-        if r == "/":
-            if self.next() == "/":
-                return self._comment(self.lex_top)
-            self.backup()
-            return self.lex_top_value_end
-        if _is_ws(r):
-            return self.lex_top_value_end
-        if _is_nl(r) or r == _EOF or r == ";" or r == "," or r == "}":
-            self.ignore()
-            return self.lex_top
-        return self.errorf(
-            "Expected a top-level value to end with a new line, "
-            f"comment or EOF, but got '{_esc(r)}' instead."
-        )
-
-    # A top-level '{' ... '}' wrapper (JSON-like configs).
-    def lex_block_start(self) -> Any:
-        r = self.next()
-        if _is_space(r):
-            return self.skip(self.lex_block_start)
-        if r == "{":
-            self.push(self.lex_block_end)
-            return self.skip(self.lex_block_start)
-        if r == "}":
-            self.ignore()
-            return self.pop()
-        if r == "#":
-            return self._comment(self.lex_block_start)
-        if r == "/":
-            if self.next() == "/":
-                return self._comment(self.lex_block_start)
-            self.backup()
-            return self._eof_or_error()
-        if r == _EOF:
-            return self._eof_or_error()
+    def _emit_before(self, typ: int) -> Optional[_State]:
+        # r was just read and ends the token: give it back and emit the token.
         self.backup()
-        self.push(self.lex_block_value_end)
-        return self.lex_key_start
+        self.emit(typ)
+        return self.pop()
 
-    def lex_block_value_end(self) -> Any:
-        r = self.next()
-        if r == "#":
-            return self._comment(self.lex_block_value_end)
-        if r == "/":
-            if self.next() == "/":
-                return self._comment(self.lex_block_value_end)
-            self.backup()
-            return self.lex_block_value_end
-        if _is_ws(r):
-            return self.lex_block_value_end
-        if _is_nl(r) or r == ";" or r == ",":
-            self.ignore()
-            return self.lex_block_start
-        if r == "}":
-            self.backup()
-            return self.lex_block_end
-        return self.errorf(
-            "Expected a block-level value to end with a new line, "
-            f"comment or EOF, but got '{_esc(r)}' instead."
-        )
+    # -- top level and a top-level '{' ... '}' wrapper (JSON-like configs) ---
 
-    def lex_block_end(self) -> Any:
-        r = self.next()
-        if r == "#":
-            return self._comment(self.lex_block_start)
-        if r == "/":
-            if self.next() == "/":
-                return self._comment(self.lex_block_start)
+    def _statement_states(self, block: bool) -> tuple[_State, _State]:
+        """(start, value_end) for the top level, or for the inside of a wrapper.
+
+        Only a wrapper is closed by '}', and its comments after a value resume
+        at value_end, where the top level resumes at start (as nats-server).
+        """
+        level = "block-level" if block else "top-level"
+
+        def start() -> Optional[_State]:
+            r = self.next()
+            if _is_space(r):
+                return self.skip(start)
+            if r == "{":
+                self.push(self.lex_block_end if block else start)
+                return self.skip(self.lex_block_start)
+            if block and r == "}":
+                self.ignore()
+                return self.pop()
+            comment = self._comment_or(r, start, self._eof_or_error)
+            if comment is not None:
+                return comment
+            if r == _EOF:
+                return self._eof_or_error()
             self.backup()
-            return self.lex_block_end
+            self.push(value_end)
+            return self.lex_key_start
+
+        def value_end() -> Optional[_State]:
+            r = self.next()
+            comment = self._comment_or(r, value_end if block else start, value_end)
+            if comment is not None:
+                return comment
+            if _is_ws(r):
+                return value_end
+            if _is_nl(r) or r == ";" or r == "," or (not block and (r == _EOF or r == "}")):
+                self.ignore()
+                return start
+            if block and r == "}":
+                self.backup()
+                return self.lex_block_end
+            return self.errorf(
+                f"Expected a {level} value to end with a new line, "
+                f"comment or EOF, but got '{_esc(r)}' instead."
+            )
+
+        return start, value_end
+
+    def lex_block_end(self) -> Optional[_State]:
+        r = self.next()
+        comment = self._comment_or(r, self.lex_block_start, self.lex_block_end)
+        if comment is not None:
+            return comment
         if _is_nl(r) or _is_ws(r):
             return self.lex_block_end
         if r == ";" or r == ",":
@@ -513,40 +530,37 @@ class _Lexer:
             return self.pop()
         return self.errorf(f"Expected a block-level to end with a '}}', but got '{_esc(r)}' instead.")
 
-    # -- keys ---------------------------------------------------------------
+    # -- keys (top level and in maps) ----------------------------------------
 
-    def lex_key_start(self) -> Any:
+    def lex_key_start(self) -> Optional[_State]:
         r = self.peek()
         if _is_key_sep(r):
             return self.errorf(f"Unexpected key separator '{_esc(r)}'")
         if _is_space(r):
             self.next()
             return self.skip(self.lex_key_start)
-        if r == '"':
+        if r == '"' or r == "'":
             self.next()
-            return self.skip(self._quoted_key('"'))
-        if r == "'":
-            self.next()
-            return self.skip(self._quoted_key("'"))
+            return self.skip(self._quoted_key(r, self.lex_key_end, self._eof_or_error))
         self.ignore()
         self.next()
         return self.lex_key
 
-    def _quoted_key(self, quote: str) -> Any:
-        def state() -> Any:
+    def _quoted_key(self, quote: str, key_end: _State, on_eof: _State) -> _State:
+        def state() -> Optional[_State]:
             r = self.peek()
+            if r == _EOF:
+                return on_eof
             if r == quote:
                 self.emit(ITEM_KEY)
                 self.next()
-                return self.skip(self.lex_key_end)
-            if r == _EOF:
-                return self._eof_or_error()
+                return self.skip(key_end)
             self.next()
             return state
 
         return state
 
-    def _check_keyword(self, fall_through: Any, push: Any) -> Any:
+    def _check_keyword(self, fall_through: _State, push: Optional[_State]) -> _State:
         if self.input[self.start : self.pos].lower() == "include":
             self.ignore()
             if push is not None:
@@ -555,45 +569,56 @@ class _Lexer:
         self.emit(ITEM_KEY)
         return fall_through
 
-    def lex_key(self) -> Any:
-        r = self.peek()
-        if _is_space(r):
-            return self._check_keyword(self.lex_key_end, None)
-        if _is_key_sep(r) or r == _EOF:
-            self.emit(ITEM_KEY)
-            return self.lex_key_end
-        self.next()
-        return self.lex_key
+    def _key_states(self, value: _State, in_map: bool) -> tuple[_State, _State]:
+        """(key, key_end) leading to value.
 
-    def lex_key_end(self) -> Any:
-        r = self.next()
-        if _is_space(r):
-            return self.skip(self.lex_key_end)
-        if _is_key_sep(r):
-            return self.skip(self.lex_value)
-        if r == _EOF:
-            self.emit(ITEM_EOF)
-            return None
-        self.backup()
-        return self.lex_value
+        A top-level key may run into EOF (the parser reports it); in a map
+        that is an error.  An include in a map returns to the map.
+        """
+
+        def key() -> Optional[_State]:
+            r = self.peek()
+            if _is_space(r):
+                return self._check_keyword(key_end, self.lex_map_value_end if in_map else None)
+            if in_map and r == _EOF:
+                return self.errorf("Unexpected EOF processing map key.")
+            if _is_key_sep(r) or r == _EOF:
+                self.emit(ITEM_KEY)
+                return key_end
+            self.next()
+            return key
+
+        def key_end() -> Optional[_State]:
+            r = self.next()
+            if _is_space(r):
+                return self.skip(key_end)
+            if _is_key_sep(r):
+                return self.skip(value)
+            if r == _EOF and not in_map:
+                self.emit(ITEM_EOF)
+                return None
+            self.backup()
+            return value
+
+        return key, key_end
 
     # -- include --------------------------------------------------------------
 
-    def lex_include_start(self) -> Any:
+    def lex_include_start(self) -> Optional[_State]:
         r = self.next()
         if _is_ws(r):
             return self.skip(self.lex_include_start)
         self.backup()
         return self.lex_include
 
-    def lex_include(self) -> Any:
+    def lex_include(self) -> Optional[_State]:
         r = self.next()
-        if r == "'":
+        if r == "'" or r == '"':
             self.ignore()
-            return self._include_quoted("'", "Unexpected EOF in quoted include")
-        if r == '"':
-            self.ignore()
-            return self._include_quoted('"', "Unexpected EOF in double quoted include")
+            eof = "Unexpected EOF in quoted include" if r == "'" else (
+                "Unexpected EOF in double quoted include"
+            )
+            return self._quoted(r, partial(self.emit, ITEM_INCLUDE), self.fail(eof))
         if r == "[":
             return self.errorf("Expected include value but found start of an array")
         if r == "{":
@@ -609,38 +634,17 @@ class _Lexer:
         self.backup()
         return self.lex_include_string
 
-    def _include_quoted(self, quote: str, eof_msg: str) -> Any:
-        def state() -> Any:
-            r = self.next()
-            if r == quote:
-                self.backup()
-                self.emit(ITEM_INCLUDE)
-                self.next()
-                self.ignore()
-                return self.pop()
-            if r == _EOF:
-                return self.errorf(eof_msg)
-            return state
-
-        return state
-
-    def lex_include_string(self) -> Any:
+    def lex_include_string(self) -> Optional[_State]:
         r = self.next()
         if _is_nl(r) or r == _EOF or r == ";" or r == "}" or _is_ws(r):
-            self.backup()
-            self.emit(ITEM_INCLUDE)
-            return self.pop()
+            return self._emit_before(ITEM_INCLUDE)
         if r == "'":
-            self.backup()
-            self.emit(ITEM_INCLUDE)
-            self.next()
-            self.ignore()
-            return self.pop()
+            return self._close(partial(self.emit, ITEM_INCLUDE))
         return self.lex_include_string
 
     # -- values -----------------------------------------------------------------
 
-    def lex_value(self) -> Any:
+    def lex_value(self) -> Optional[_State]:
         r = self.next()
         if _is_ws(r):
             return self.skip(self.lex_value)
@@ -675,36 +679,29 @@ class _Lexer:
         self.string_state = self.lex_string
         return self.lex_string
 
-    def lex_array_value(self) -> Any:
+    def lex_array_value(self) -> Optional[_State]:
         r = self.next()
         if _is_space(r):
             return self.skip(self.lex_array_value)
-        if r == "#":
-            return self._comment(self.lex_array_value)
-        if r == "/":
-            if self.next() == "/":
-                return self._comment(self.lex_array_value)
-            self.backup()
-            return self.errorf("Unexpected array value terminator ','.")
+        terminator = self.fail("Unexpected array value terminator ','.")
+        comment = self._comment_or(r, self.lex_array_value, terminator)
+        if comment is not None:
+            return comment
         if r == ",":
-            return self.errorf("Unexpected array value terminator ','.")
+            return terminator()
         if r == "]":
             return self.lex_array_end
         self.backup()
         self.push(self.lex_array_value_end)
         return self.lex_value
 
-    def lex_array_value_end(self) -> Any:
+    def lex_array_value_end(self) -> Optional[_State]:
         r = self.next()
         if _is_ws(r):
             return self.skip(self.lex_array_value_end)
-        if r == "#":
-            return self._comment(self.lex_array_value_end)
-        if r == "/":
-            if self.next() == "/":
-                return self._comment(self.lex_array_value_end)
-            self.backup()
-            return self.skip(self.lex_array_value)
+        comment = self._comment_or(r, self.lex_array_value_end, self.skip(self.lex_array_value))
+        if comment is not None:
+            return comment
         if r == "," or _is_nl(r):
             return self.skip(self.lex_array_value)
         if r == "]":
@@ -714,14 +711,14 @@ class _Lexer:
             f"terminator \"]\", but got '{_esc(r)}' instead."
         )
 
-    def lex_array_end(self) -> Any:
+    def lex_array_end(self) -> Optional[_State]:
         self.ignore()
         self.emit(ITEM_ARRAY_END)
         return self.pop()
 
     # -- maps -------------------------------------------------------------------
 
-    def lex_map_key_start(self) -> Any:
+    def lex_map_key_start(self) -> Optional[_State]:
         r = self.peek()
         if _is_key_sep(r):
             return self.errorf(f"Unexpected key separator '{_esc(r)}'.")
@@ -733,64 +730,26 @@ class _Lexer:
         if r == "}":
             self.next()
             return self.skip(self.lex_map_end)
-        if r == "#":
+        if r == "#" or r == "/":
             self.next()
-            return self._comment(self.lex_map_key_start)
-        if r == "/":
+            # A lone '/' is dropped: the key starts after it.
+            return self._comment_or(r, self.lex_map_key_start, self._map_key_begin)
+        if r == "'" or r == '"':
             self.next()
-            if self.next() == "/":
-                return self._comment(self.lex_map_key_start)
-            self.backup()
-        elif r == "'":
-            self.next()
-            return self.skip(self._map_quoted_key("'", "Unexpected EOF processing quoted map key."))
-        elif r == '"':
-            self.next()
-            return self.skip(
-                self._map_quoted_key('"', "Unexpected EOF processing double quoted map key.")
+            eof = "Unexpected EOF processing quoted map key." if r == "'" else (
+                "Unexpected EOF processing double quoted map key."
             )
-        elif r == _EOF:
+            return self.skip(self._quoted_key(r, self.lex_map_key_end, self.fail(eof)))
+        if r == _EOF:
             return self.errorf("Unexpected EOF processing map.")
+        return self._map_key_begin()
+
+    def _map_key_begin(self) -> Optional[_State]:
         self.ignore()
         self.next()
         return self.lex_map_key
 
-    def _map_quoted_key(self, quote: str, eof_msg: str) -> Any:
-        def state() -> Any:
-            r = self.peek()
-            if r == _EOF:
-                return self.errorf(eof_msg)
-            if r == quote:
-                self.emit(ITEM_KEY)
-                self.next()
-                return self.skip(self.lex_map_key_end)
-            self.next()
-            return state
-
-        return state
-
-    def lex_map_key(self) -> Any:
-        r = self.peek()
-        if r == _EOF:
-            return self.errorf("Unexpected EOF processing map key.")
-        if _is_space(r):
-            return self._check_keyword(self.lex_map_key_end, self.lex_map_value_end)
-        if _is_key_sep(r):
-            self.emit(ITEM_KEY)
-            return self.lex_map_key_end
-        self.next()
-        return self.lex_map_key
-
-    def lex_map_key_end(self) -> Any:
-        r = self.next()
-        if _is_space(r):
-            return self.skip(self.lex_map_key_end)
-        if _is_key_sep(r):
-            return self.skip(self.lex_map_value)
-        self.backup()
-        return self.lex_map_value
-
-    def lex_map_value(self) -> Any:
+    def lex_map_value(self) -> Optional[_State]:
         r = self.next()
         if _is_space(r):
             return self.skip(self.lex_map_value)
@@ -802,17 +761,13 @@ class _Lexer:
         self.push(self.lex_map_value_end)
         return self.lex_value
 
-    def lex_map_value_end(self) -> Any:
+    def lex_map_value_end(self) -> Optional[_State]:
         r = self.next()
         if _is_ws(r):
             return self.skip(self.lex_map_value_end)
-        if r == "#":
-            return self._comment(self.lex_map_value_end)
-        if r == "/":
-            if self.next() == "/":
-                return self._comment(self.lex_map_value_end)
-            self.backup()
-            return self.skip(self.lex_map_key_start)
+        comment = self._comment_or(r, self.lex_map_value_end, self.skip(self.lex_map_key_start))
+        if comment is not None:
+            return comment
         if r == ";" or r == "," or _is_nl(r):
             return self.skip(self.lex_map_key_start)
         if r == "}":
@@ -822,7 +777,7 @@ class _Lexer:
             f"terminator \"}}\", but got '{_esc(r)}' instead."
         )
 
-    def lex_map_end(self) -> Any:
+    def lex_map_end(self) -> Optional[_State]:
         self.ignore()
         self.emit(ITEM_MAP_END)
         return self.pop()
@@ -840,34 +795,25 @@ class _Lexer:
             return True
         return False
 
-    def lex_quoted_string(self) -> Any:
-        r = self.next()
-        if r == "'":
-            self.backup()
-            self.emit(ITEM_STRING)
-            self.next()
-            self.ignore()
-            return self.pop()
-        if r == _EOF:
-            return self._eof_or_error()
-        return self.lex_quoted_string
+    def _quoted(
+        self, quote: str, emit: Callable[[], None], on_eof: _State, escapes: bool = False
+    ) -> _State:
+        """The inside of a quoted string or include, up to its closing quote."""
 
-    def lex_dq_string(self) -> Any:
-        r = self.next()
-        if r == "\\":
-            self.add_current_part(1)
-            return self.lex_string_escape
-        if r == '"':
-            self.backup()
-            self.emit_string()
-            self.next()
-            self.ignore()
-            return self.pop()
-        if r == _EOF:
-            return self._eof_or_error()
-        return self.lex_dq_string
+        def state() -> Optional[_State]:
+            r = self.next()
+            if escapes and r == "\\":
+                self.add_current_part(1)
+                return self.lex_string_escape
+            if r == quote:
+                return self._close(emit)
+            if r == _EOF:
+                return on_eof
+            return state
 
-    def lex_string(self) -> Any:
+        return state
+
+    def lex_string(self) -> Optional[_State]:
         r = self.next()
         if r == "\\":
             self.add_current_part(1)
@@ -887,14 +833,10 @@ class _Lexer:
                 self.emit_string()
             return self.pop()
         if r == "'":
-            self.backup()
-            self.emit_string()
-            self.next()
-            self.ignore()
-            return self.pop()
+            return self._close(self.emit_string)
         return self.lex_string
 
-    def lex_block(self) -> Any:
+    def lex_block(self) -> Optional[_State]:
         # A "( ... )" block: raw text up to a ')' alone on its own line.
         r = self.next()
         if r == ")":
@@ -917,25 +859,21 @@ class _Lexer:
             return self.errorf("Unexpected EOF processing block.")
         return self.lex_block
 
-    def lex_string_escape(self) -> Any:
+    def lex_string_escape(self) -> Optional[_State]:
         r = self.next()
         if r == "x":
             return self.lex_string_binary
-        simple = {"t": "\t", "n": "\n", "r": "\r", '"': '"', "\\": "\\"}
-        if r in simple and r != "":
-            return self.add_part(simple[r])
+        if r in _SIMPLE_ESCAPES:
+            return self.add_part(_SIMPLE_ESCAPES[r])
         return self.errorf(
             f"Invalid escape character '{_esc(r)}'. Only the following "
             "escape characters are allowed: \\xXX, \\t, \\n, \\r, \\\", \\\\."
         )
 
-    def lex_string_binary(self) -> Any:
-        r = self.next()
-        if _is_nl(r):
-            return self.errorf("Expected two hexadecimal digits after '\\x', but hit end of line")
-        r = self.next()
-        if _is_nl(r):
-            return self.errorf("Expected two hexadecimal digits after '\\x', but hit end of line")
+    def lex_string_binary(self) -> Optional[_State]:
+        for _ in range(2):
+            if _is_nl(self.next()):
+                return self.errorf("Expected two hexadecimal digits after '\\x', but hit end of line")
         # nats-server slices the last two *bytes*, whatever runes were read.
         raw = self.input[self.pos - 2 : self.pos].encode("utf-8", "surrogateescape")[-2:]
         hexs = raw.decode("utf-8", "surrogateescape")
@@ -946,48 +884,67 @@ class _Lexer:
 
     # -- numbers --------------------------------------------------------------------
 
-    def lex_number_start(self) -> Any:
+    def _first_digit(self, then: _State) -> Optional[_State]:
         r = self.next()
         if not _is_digit(r):
             if r == ".":
                 return self.errorf("Floats must start with a digit, not '.'.")
             return self.errorf(f"Expected a digit but got '{_esc(r)}'.")
-        return self.lex_number
+        return then
 
-    def lex_number(self) -> Any:
+    def lex_number_start(self) -> Optional[_State]:
+        return self._first_digit(self.lex_number)
+
+    def lex_neg_number_start(self) -> Optional[_State]:
+        return self._first_digit(self.lex_neg_number)
+
+    def _more_number(self, r: str, here: _State) -> Optional[_State]:
+        # What a digit, '.' or size suffix continues into; None for other runes.
+        if _is_digit(r):
+            return here
+        if r == ".":
+            return self.lex_float_start
+        if _is_num_suffix(r):
+            return self.lex_convenient_number
+        return None
+
+    def _as_string(self) -> _State:
+        # Digits followed by other text: the whole value is a bare string.
+        self.string_state = self.lex_string
+        return self.lex_string
+
+    def lex_number(self) -> Optional[_State]:
         # Integer, float, date, IP address, or a bare string starting with digits.
         r = self.next()
         if r == "-":
             if self.pos - self.start != 5:
                 return self.errorf("All ISO8601 dates must be in full Zulu form.")
             return self.lex_date_after_year
-        if _is_digit(r):
-            return self.lex_number
-        if r == ".":
-            return self.lex_float_start
-        if _is_num_suffix(r):
-            return self.lex_convenient_number
-        if not (
-            _is_nl(r) or r == _EOF or r == "}" or r == ";" or r == "," or _is_ws(r)
-        ):
-            self.string_state = self.lex_string
-            return self.lex_string
-        self.backup()
-        self.emit(ITEM_INTEGER)
-        return self.pop()
+        more = self._more_number(r, self.lex_number)
+        if more is not None:
+            return more
+        if not _ends_number(r):
+            return self._as_string()
+        return self._emit_before(ITEM_INTEGER)
 
-    def lex_convenient_number(self) -> Any:
+    def lex_neg_number(self) -> Optional[_State]:
+        r = self.next()
+        more = self._more_number(r, self.lex_neg_number)
+        if more is not None:
+            return more
+        return self._emit_before(ITEM_INTEGER)
+
+    def lex_convenient_number(self) -> Optional[_State]:
         r = self.next()
         if r in ("b", "B", "i", "I"):
             return self.lex_convenient_number
         self.backup()
-        if _is_nl(r) or r == _EOF or r == "}" or r == ";" or r == "," or _is_ws(r):
+        if _ends_number(r):
             self.emit(ITEM_INTEGER)
             return self.pop()
-        self.string_state = self.lex_string
-        return self.lex_string
+        return self._as_string()
 
-    def lex_date_after_year(self) -> Any:
+    def lex_date_after_year(self) -> Optional[_State]:
         for f in "00-00T00:00:00Z":
             r = self.next()
             if f == "0":
@@ -1002,58 +959,34 @@ class _Lexer:
         self.emit(ITEM_DATETIME)
         return self.pop()
 
-    def lex_neg_number_start(self) -> Any:
-        r = self.next()
-        if not _is_digit(r):
-            if r == ".":
-                return self.errorf("Floats must start with a digit, not '.'.")
-            return self.errorf(f"Expected a digit but got '{_esc(r)}'.")
-        return self.lex_neg_number
-
-    def lex_neg_number(self) -> Any:
-        r = self.next()
-        if _is_digit(r):
-            return self.lex_neg_number
-        if r == ".":
-            return self.lex_float_start
-        if _is_num_suffix(r):
-            return self.lex_convenient_number
-        self.backup()
-        self.emit(ITEM_INTEGER)
-        return self.pop()
-
-    def lex_float_start(self) -> Any:
+    def lex_float_start(self) -> Optional[_State]:
         r = self.next()
         if not _is_digit(r):
             return self.errorf(f"Floats must have a digit after the '.', but got '{_esc(r)}' instead.")
         return self.lex_float
 
-    def lex_float(self) -> Any:
+    def lex_float(self) -> Optional[_State]:
         r = self.next()
         if _is_digit(r):
             return self.lex_float
         if r == ".":
             return self.lex_ip_addr
-        self.backup()
-        self.emit(ITEM_FLOAT)
-        return self.pop()
+        return self._emit_before(ITEM_FLOAT)
 
-    def lex_ip_addr(self) -> Any:
+    def lex_ip_addr(self) -> Optional[_State]:
         r = self.next()
         if _is_digit(r) or r == "." or r == ":" or r == "-":
             return self.lex_ip_addr
-        self.backup()
-        self.emit(ITEM_STRING)
-        return self.pop()
+        return self._emit_before(ITEM_STRING)
 
     # -- comments ---------------------------------------------------------------------
 
-    def lex_comment_start(self) -> Any:
+    def lex_comment_start(self) -> Optional[_State]:
         self.ignore()
         self.emit(ITEM_COMMENT_START)
         return self.lex_comment
 
-    def lex_comment(self) -> Any:
+    def lex_comment(self) -> Optional[_State]:
         r = self.peek()
         if _is_nl(r) or r == _EOF:
             self.emit(ITEM_TEXT)
