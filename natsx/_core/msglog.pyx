@@ -129,6 +129,21 @@ cdef inline size_t _pad8(size_t n) noexcept nogil:
     return (n + 7) & ~(<size_t>7)
 
 
+cdef int _grow(void** buf, size_t* cap, size_t need, size_t first, size_t elem) except -1:
+    """Make *buf hold at least `need` elements of `elem` bytes: the capacity doubles (starting at
+    `first`) until it fits, so appends stay amortized O(1)."""
+    cdef size_t ncap = cap[0] * 2 if cap[0] else first
+    cdef void* p
+    while ncap < need:
+        ncap *= 2
+    p = realloc(buf[0], ncap * elem)
+    if p == NULL:
+        raise MemoryError()
+    buf[0] = p
+    cap[0] = ncap
+    return 0
+
+
 cdef inline int64_t _now_ns() noexcept nogil:
     cdef timespec t
     clock_gettime(CLOCK_REALTIME, &t)
@@ -331,14 +346,7 @@ cdef class MsgLog:
     """Index + block cache + limits. Subclassed by MemStore/FileStore (natsx/store)."""
 
     def __cinit__(self, *args, **kwargs):
-        self.slots = NULL
-        self.blocks = NULL
-        self.subj = NULL
-        self.htab = NULL
-        self.arena = NULL
-        self.free_sids = NULL
-        self.tombs = NULL
-        self.hook = None
+        # Cython hands us every C field zeroed (pointers NULL) and hook None: set the rest.
         self.block_size = 4 << 20
         self.cache_limit = <size_t>-1
         self.seq_base = 1
@@ -455,8 +463,6 @@ cdef class MsgLog:
 
     cdef uint32_t _sid_add(self, const char* s, size_t n) except? 0xFFFFFFFF:
         cdef uint32_t sid
-        cdef size_t ncap
-        cdef void* p
         cdef SubjEntry* e
         if (self.num_subjects + 1) * 4 > self.hcap * 3:
             self._rehash(self.hcap * 2)
@@ -464,24 +470,13 @@ cdef class MsgLog:
             if self.arena_garbage > self.arena_len // 2:
                 self._compact_arena()
             if self.arena_len + n > self.arena_cap:
-                ncap = self.arena_cap * 2
-                while ncap < self.arena_len + n:
-                    ncap *= 2
-                p = realloc(self.arena, ncap)
-                if p == NULL:
-                    raise MemoryError()
-                self.arena = <char*>p
-                self.arena_cap = ncap
+                _grow(<void**>&self.arena, &self.arena_cap, self.arena_len + n, 1 << 16, 1)
         if self.free_n:
             self.free_n -= 1
             sid = self.free_sids[self.free_n]
         else:
             if self.subj_n == self.subj_cap:
-                p = realloc(self.subj, self.subj_cap * 2 * sizeof(SubjEntry))
-                if p == NULL:
-                    raise MemoryError()
-                self.subj = <SubjEntry*>p
-                self.subj_cap *= 2
+                _grow(<void**>&self.subj, &self.subj_cap, self.subj_n + 1, 1024, sizeof(SubjEntry))
             sid = <uint32_t>self.subj_n
             self.subj_n += 1
         e = &self.subj[sid]
@@ -499,7 +494,6 @@ cdef class MsgLog:
         cdef size_t mask = self.hcap - 1
         cdef size_t i = self.subj[sid].hash & mask
         cdef size_t j, k
-        cdef void* p
         while self.htab[i] != sid + 1:
             i = (i + 1) & mask
         # backward-shift deletion keeps linear probing tombstone-free
@@ -516,11 +510,7 @@ cdef class MsgLog:
         self.arena_garbage += self.subj[sid].name_len
         self.subj[sid].count = 0
         if self.free_n == self.free_cap:
-            self.free_cap = self.free_cap * 2 if self.free_cap else 256
-            p = realloc(self.free_sids, self.free_cap * sizeof(uint32_t))
-            if p == NULL:
-                raise MemoryError()
-            self.free_sids = <uint32_t*>p
+            _grow(<void**>&self.free_sids, &self.free_cap, self.free_n + 1, 256, sizeof(uint32_t))
         self.free_sids[self.free_n] = sid
         self.free_n += 1
         self.num_subjects -= 1
@@ -574,7 +564,6 @@ cdef class MsgLog:
         cdef uint32_t blkno = self.blk_base + <uint32_t>self.nblk
         cdef size_t cap = need + BLK_HDR
         cdef BlockInfo* b
-        cdef void* p
         if self.nblk and not (self.blocks[self.nblk - 1].flags & (BLK_SEALED | BLK_GONE)):
             prev = self.blk_base + <uint32_t>(self.nblk - 1)
         else:
@@ -583,25 +572,18 @@ cdef class MsgLog:
             self.hook._blk_new(blkno, max(cap, self.block_size))
         if cap < self.block_size:
             cap = self.block_size   # untouched capacity costs no memory until written
-        if self.nblk == self.blk_cap:
-            self.blk_cap = self.blk_cap * 2 if self.blk_cap else 64
-            p = realloc(self.blocks, self.blk_cap * sizeof(BlockInfo))
-            if p == NULL:
-                raise MemoryError()
-            self.blocks = <BlockInfo*>p
-        b = &self.blocks[self.nblk]
-        memset(b, 0, sizeof(BlockInfo))
+        self._register_block(self.last_seq + 1)
+        b = &self.blocks[self.nblk - 1]
         b.data = <char*>malloc(cap)
         if b.data == NULL:
+            self.nblk -= 1   # not opened after all
             raise MemoryError()
         b.cap = cap
-        b.first_seq = self.last_seq + 1
         memcpy(b.data, b"NXB1", 4)
         (<uint32_t*>(b.data + 4))[0] = 1
         (<uint64_t*>(b.data + 8))[0] = b.first_seq
         (<uint64_t*>(b.data + 16))[0] = _xxh3(b.data, 16)
         b.len = BLK_HDR
-        self.nblk += 1
         if prev is not None:
             self._seal(prev)
         return 0
@@ -619,8 +601,6 @@ cdef class MsgLog:
 
     cdef char* _reserve(self, size_t n) except NULL:
         cdef BlockInfo* b
-        cdef size_t ncap
-        cdef void* p
         if self.nblk == 0 or (self.blocks[self.nblk - 1].flags & (BLK_SEALED | BLK_GONE)):
             self._new_block(n)
         b = &self.blocks[self.nblk - 1]
@@ -628,14 +608,7 @@ cdef class MsgLog:
             self._new_block(n)
             b = &self.blocks[self.nblk - 1]
         if b.len + n > b.cap:
-            ncap = b.cap * 2
-            while ncap < b.len + n:
-                ncap *= 2
-            p = realloc(b.data, ncap)
-            if p == NULL:
-                raise MemoryError()
-            b.data = <char*>p
-            b.cap = ncap
+            _grow(<void**>&b.data, &b.cap, b.len + n, self.block_size, 1)
         return b.data + b.len
 
     cdef char* _blk_data(self, uint32_t blk) except NULL:
@@ -753,9 +726,8 @@ cdef class MsgLog:
 
     cdef int _push_slot(self, uint64_t seq, uint32_t blk, uint32_t off, uint32_t sid, uint32_t sz,
                         int64_t ts) except -1:
-        cdef size_t need, ncap
+        cdef size_t need
         cdef Slot* s
-        cdef void* p
         cdef SubjEntry* e
         if self.ns == 0:
             self.seq_base = seq
@@ -768,14 +740,7 @@ cdef class MsgLog:
                 memmove(self.slots, self.slots + self.sh, self.ns * sizeof(Slot))
                 self.sh = 0
             else:
-                ncap = self.slot_cap * 2 if self.slot_cap else 4096
-                while ncap < self.sh + need:
-                    ncap *= 2
-                p = realloc(self.slots, ncap * sizeof(Slot))
-                if p == NULL:
-                    raise MemoryError()
-                self.slots = <Slot*>p
-                self.slot_cap = ncap
+                _grow(<void**>&self.slots, &self.slot_cap, self.sh + need, 4096, sizeof(Slot))
         while self.ns < need - 1:   # a gap: sequences that were never stored (or lost)
             s = &self.slots[self.sh + self.ns]
             s.sid = SID_NONE
@@ -818,16 +783,11 @@ cdef class MsgLog:
         return 0
 
     cdef int _note_tomb(self, uint64_t seq) except -1:
-        cdef void* p
         if self.tomb_n and self.tombs[2 * self.tomb_n - 1] + 1 == seq:
             self.tombs[2 * self.tomb_n - 1] = seq
             return 0
-        if self.tomb_n == self.tomb_cap:
-            self.tomb_cap = self.tomb_cap * 2 if self.tomb_cap else 64
-            p = realloc(self.tombs, self.tomb_cap * 2 * sizeof(uint64_t))
-            if p == NULL:
-                raise MemoryError()
-            self.tombs = <uint64_t*>p
+        if self.tomb_n == self.tomb_cap:   # an entry is a (first, last) pair
+            _grow(<void**>&self.tombs, &self.tomb_cap, self.tomb_n + 1, 64, 2 * sizeof(uint64_t))
         self.tombs[2 * self.tomb_n] = seq
         self.tombs[2 * self.tomb_n + 1] = seq
         self.tomb_n += 1
@@ -1468,7 +1428,6 @@ cdef class MsgLog:
         cdef bint damaged = False
         cdef const uint64_t* r
         cdef list bad = [], gaps = []
-        cdef void* p
         if self.nblk == 0:
             self.blk_base = blkno
         while self.blk_base + self.nblk < blkno:   # missing numbers: removed blocks
@@ -1567,14 +1526,10 @@ cdef class MsgLog:
         return valid_end, bad, gaps
 
     cdef int _register_block(self, uint64_t first_seq) except -1:
-        cdef void* p
+        """Append a zeroed entry to the block table (the caller fills it in)."""
         cdef BlockInfo* b
         if self.nblk == self.blk_cap:
-            self.blk_cap = self.blk_cap * 2 if self.blk_cap else 64
-            p = realloc(self.blocks, self.blk_cap * sizeof(BlockInfo))
-            if p == NULL:
-                raise MemoryError()
-            self.blocks = <BlockInfo*>p
+            _grow(<void**>&self.blocks, &self.blk_cap, self.nblk + 1, 64, sizeof(BlockInfo))
         b = &self.blocks[self.nblk]
         memset(b, 0, sizeof(BlockInfo))
         b.first_seq = first_seq
