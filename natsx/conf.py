@@ -164,27 +164,20 @@ def _blen(s: str) -> int:
     return len(s.encode("utf-8", "surrogateescape"))
 
 
+# The escapes strconv.Quote writes by name rather than as \xHH.
+_GO_QUOTE_ESCAPES = {
+    '"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r",
+    "\a": "\\a", "\b": "\\b", "\f": "\\f", "\v": "\\v",
+}
+
+
 def go_quote(s: str) -> str:
     """Go's strconv.Quote / %q for the characters configs realistically hold."""
     out = ['"']
     for ch in s:
         o = ord(ch)
-        if ch == '"' or ch == "\\":
-            out.append("\\" + ch)
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ch == "\a":
-            out.append("\\a")
-        elif ch == "\b":
-            out.append("\\b")
-        elif ch == "\f":
-            out.append("\\f")
-        elif ch == "\v":
-            out.append("\\v")
+        if ch in _GO_QUOTE_ESCAPES:
+            out.append(_GO_QUOTE_ESCAPES[ch])
         elif 0xDC80 <= o <= 0xDCFF:  # undecodable byte kept via surrogateescape
             out.append("\\x%02x" % (o - 0xDC00))
         elif o < 0x20 or o == 0x7F:
