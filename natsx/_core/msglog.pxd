@@ -132,6 +132,9 @@ cdef class MsgLog:
     cdef uint64_t _subj_last(self, uint32_t sid) noexcept
     cdef int _remove(self, uint64_t seq) except -1
     cdef int _drop_front(self) except -1
+    cdef int _remove_untracked(self, object seqs) except -1
+    cdef int _trim_subject(self, uint32_t sid) except -1
+    cdef int _trim_front(self) except -1
     cdef int _push_slot(self, uint64_t seq, uint32_t blk, uint32_t off, uint32_t sid, uint32_t sz, int64_t ts) except -1
     cdef char* _reserve(self, size_t n) except NULL
     cdef int _note_tomb(self, uint64_t seq) except -1
@@ -148,6 +151,7 @@ cdef class MsgLog:
     cdef int _maybe_free_block(self, uint32_t blkno) except -1
     cdef Slot* _slot(self, uint64_t seq) noexcept
     cdef int _flush_tombs(self) except -1
+    cdef int _write_compact(self) except -1
     cdef void _mark_tombs(self, size_t n) noexcept
     cdef uint32_t _msg_size(self, size_t sl, size_t hl, size_t ml) noexcept
     cdef int _filter_mode(self, SubjectFilter f, uint32_t* lit) except -1

@@ -659,13 +659,7 @@ cdef class MsgLog:
             s += 1
         if bad:
             b.flags |= BLK_KEEP
-            was = self.recovering
-            self.recovering = True
-            try:
-                for s in bad:
-                    self._remove(s)
-            finally:
-                self.recovering = was
+            self._remove_untracked(bad)
             if self.hook is not None:
                 self.hook._blk_damaged(blk, bad)
         return 0
@@ -827,6 +821,19 @@ cdef class MsgLog:
         self._maybe_free_block(blk)
         return 1
 
+    cdef int _remove_untracked(self, object seqs) except -1:
+        """Remove seqs from the index without tombstones: they are damaged or were never written,
+        so the files must not record them as deleted."""
+        cdef uint64_t q
+        was = self.recovering
+        self.recovering = True
+        try:
+            for q in seqs:
+                self._remove(q)
+        finally:
+            self.recovering = was
+        return 0
+
     cdef int _drop_front(self) except -1:
         return self._remove(self.first_seq)
 
@@ -846,10 +853,7 @@ cdef class MsgLog:
             self.tomb_n = 0
             return 0
         if self.first_seq > self.compact_to:
-            p = self._reserve(REC_HDR)
-            _encode(p, KIND_COMPACT, NULL, 0, NULL, 0, NULL, 0, self.first_seq, self.last_ts, True)
-            self._mark_tombs(REC_HDR)
-            self.compact_to = self.first_seq
+            self._write_compact()
         if self.tomb_n == 0:
             return 0
         body = PyBytes_FromStringAndSize(NULL, self.tomb_n * 16)
@@ -873,6 +877,15 @@ cdef class MsgLog:
         self._mark_tombs(_pad8(rl))
         return 0
 
+    cdef int _write_compact(self) except -1:
+        """A COMPACT record: every sequence below first_seq is gone, even after the blocks that
+        held their tombstones are removed."""
+        cdef char* p = self._reserve(REC_HDR)
+        _encode(p, KIND_COMPACT, NULL, 0, NULL, 0, NULL, 0, self.first_seq, self.last_ts, True)
+        self._mark_tombs(REC_HDR)
+        self.compact_to = self.first_seq
+        return 0
+
     cdef void _mark_tombs(self, size_t n) noexcept:
         cdef BlockInfo* b = &self.blocks[self.nblk - 1]
         b.len += n
@@ -884,6 +897,23 @@ cdef class MsgLog:
         if hl == 0:
             return <uint32_t>(22 + sl + ml + 8)
         return <uint32_t>(22 + sl + 4 + hl + ml + 8)
+
+    # Discard-old limits: the oldest messages make room (after an append or a config change).
+
+    cdef int _trim_subject(self, uint32_t sid) except -1:
+        if self.max_per_subject > 0:
+            while self.subj[sid].count > <uint64_t>self.max_per_subject:
+                self._remove(self._subj_first(sid))
+        return 0
+
+    cdef int _trim_front(self) except -1:
+        if self.max_msgs > 0:
+            while self.msgs > <uint64_t>self.max_msgs:
+                self._drop_front()
+        if self.max_bytes > 0:
+            while self.total_bytes > <uint64_t>self.max_bytes:
+                self._drop_front()
+        return 0
 
     # ------------------------------------------------------------------ append
 
@@ -931,15 +961,8 @@ cdef class MsgLog:
             sid = self._sid_add(subj, sl)
         self._push_slot(seq, self.blk_base + <uint32_t>(self.nblk - 1), <uint32_t>b.len, sid, sz, ts)
         b.len += pl
-        if self.max_per_subject > 0:
-            while self.subj[sid].count > <uint64_t>self.max_per_subject:
-                self._remove(self._subj_first(sid))
-        if self.max_msgs > 0:
-            while self.msgs > <uint64_t>self.max_msgs:
-                self._drop_front()
-        if self.max_bytes > 0:
-            while self.total_bytes > <uint64_t>self.max_bytes:
-                self._drop_front()
+        self._trim_subject(sid)
+        self._trim_front()
         return seq
 
     def append(self, subject, data, hdr=None, int64_t ts=0):
@@ -1155,9 +1178,7 @@ cdef class MsgLog:
     def purge(self):
         """Remove everything; last_seq stays. Returns the number removed."""
         cdef uint64_t n = self.msgs
-        cdef size_t i
         cdef uint32_t blkno
-        cdef char* p
         cdef BlockInfo* b
         self.tomb_n = 0
         self.ns = 0
@@ -1168,15 +1189,10 @@ cdef class MsgLog:
         self.first_seq = self.last_seq + 1
         self._reset_subjects()
         # The new active block (with a COMPACT record) exists before old files go.
-        old = [(self.blk_base + i) for i in range(self.nblk) if not (self.blocks[i].flags & BLK_GONE)]
+        old = self._blocks()
         self._new_block(0)
         if self.persistent:
-            self.compact_to = 0
-            self.tomb_n = 0
-            p = self._reserve(REC_HDR)
-            _encode(p, KIND_COMPACT, NULL, 0, NULL, 0, NULL, 0, self.first_seq, self.last_ts, True)
-            self._mark_tombs(REC_HDR)
-            self.compact_to = self.first_seq
+            self._write_compact()
         for blkno in old:
             if blkno < self.blk_base:
                 continue
@@ -1261,14 +1277,8 @@ cdef class MsgLog:
         cdef size_t sid
         if self.max_per_subject > 0:
             for sid in range(self.subj_n):
-                while self.subj[sid].count > <uint64_t>self.max_per_subject:
-                    self._remove(self._subj_first(<uint32_t>sid))
-        if self.max_msgs > 0:
-            while self.msgs > <uint64_t>self.max_msgs:
-                self._drop_front()
-        if self.max_bytes > 0:
-            while self.total_bytes > <uint64_t>self.max_bytes:
-                self._drop_front()
+                self._trim_subject(<uint32_t>sid)
+        self._trim_front()
         self._flush_tombs()
         return before - self.msgs + self.expire()
 
@@ -1607,13 +1617,7 @@ cdef class MsgLog:
                     cut = sl.off + _pad8(_u32(b.data + sl.off + 8))
                     break
                 q -= 1
-        was = self.recovering
-        self.recovering = True
-        try:
-            for q in range(new_last + 1, self.last_seq + 1):
-                self._remove(q)
-        finally:
-            self.recovering = was
+        self._remove_untracked(range(new_last + 1, self.last_seq + 1))
         if self.msgs == 0:
             self.ns = 0
             self.seq_base = self.first_seq = new_last + 1
