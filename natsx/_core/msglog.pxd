@@ -131,6 +131,7 @@ cdef class MsgLog:
     cdef uint64_t _subj_first(self, uint32_t sid) noexcept
     cdef uint64_t _subj_last(self, uint32_t sid) noexcept
     cdef int _remove(self, uint64_t seq) except -1
+    cdef void _set_empty(self, uint64_t next_seq) noexcept
     cdef int _drop_front(self) except -1
     cdef int _remove_untracked(self, object seqs) except -1
     cdef int _trim_subject(self, uint32_t sid) except -1

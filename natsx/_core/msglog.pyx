@@ -293,6 +293,19 @@ cdef class SubjectFilter:
         return r == 1
 
 
+cdef inline bint _wanted(MsgLog log, uint32_t sid, int mode, uint32_t lit,
+                        SubjectFilter f) except -1:
+    """Does a slot with subject id sid hold a message the filter takes? (mode and lit come from
+    MsgLog._filter_mode: 0 all, 1 the literal subject lit, 2 ask f.)"""
+    if sid == SID_NONE:
+        return False
+    if mode == 0:
+        return True
+    if mode == 1:
+        return sid == lit
+    return f.matches(log, sid)
+
+
 cdef inline SubjectFilter _as_filter(object f):
     if isinstance(f, SubjectFilter):
         return <SubjectFilter>f
@@ -754,9 +767,7 @@ cdef class MsgLog:
         self.last_ts = ts
         if sid == SID_NONE:
             if self.msgs == 0:
-                self.ns = 0
-                self.seq_base = seq + 1
-                self.first_seq = seq + 1
+                self._set_empty(seq + 1)
             return 0
         if self.msgs == 0:
             self.first_seq = seq
@@ -787,14 +798,18 @@ cdef class MsgLog:
         self.tomb_n += 1
         return 0
 
+    cdef void _set_empty(self, uint64_t next_seq) noexcept:
+        """No message is stored: the index restarts at next_seq."""
+        self.ns = 0
+        self.sh = 0
+        self.seq_base = next_seq
+        self.first_seq = next_seq
+
     cdef int _remove(self, uint64_t seq) except -1:
-        cdef Slot* s
+        cdef Slot* s = self._slot(seq)
         cdef uint32_t sid, blk
         cdef uint64_t i
-        if seq < self.seq_base or seq - self.seq_base >= self.ns:
-            return 0
-        s = &self.slots[self.sh + (seq - self.seq_base)]
-        if s.sid == SID_NONE:
+        if s == NULL or s.sid == SID_NONE:
             return 0
         sid = s.sid
         blk = s.blk
@@ -805,10 +820,7 @@ cdef class MsgLog:
         if self.persistent and not self.recovering:
             self._note_tomb(seq)
         if self.msgs == 0:
-            self.ns = 0
-            self.sh = 0
-            self.seq_base = self.last_seq + 1
-            self.first_seq = self.last_seq + 1
+            self._set_empty(self.last_seq + 1)
         elif seq == self.first_seq:
             i = seq + 1
             while self.slots[self.sh + (i - self.seq_base)].sid == SID_NONE:
@@ -1058,8 +1070,7 @@ cdef class MsgLog:
             end = self._subj_last(lit)
         while s <= end and s - self.seq_base < self.ns:
             sl = &self.slots[self.sh + (s - self.seq_base)]
-            if sl.sid != SID_NONE and (mode == 0 or (mode == 1 and sl.sid == lit)
-                                       or (mode == 2 and flt.matches(self, sl.sid))):
+            if _wanted(self, sl.sid, mode, lit, flt):
                 if self.view(s, out):
                     seq[0] = s
                     return 1
@@ -1085,8 +1096,7 @@ cdef class MsgLog:
                 s = self._subj_last(lit)
         while s >= self.first_seq:
             sl = &self.slots[self.sh + (s - self.seq_base)]
-            if sl.sid != SID_NONE and (mode == 0 or (mode == 1 and sl.sid == lit)
-                                       or (mode == 2 and flt.matches(self, sl.sid))):
+            if _wanted(self, sl.sid, mode, lit, flt):
                 if self.view(s, out):
                     return 1
             s -= 1
@@ -1181,12 +1191,9 @@ cdef class MsgLog:
         cdef uint32_t blkno
         cdef BlockInfo* b
         self.tomb_n = 0
-        self.ns = 0
-        self.sh = 0
         self.msgs = 0
         self.total_bytes = 0
-        self.seq_base = self.last_seq + 1
-        self.first_seq = self.last_seq + 1
+        self._set_empty(self.last_seq + 1)
         self._reset_subjects()
         # The new active block (with a COMPACT record) exists before old files go.
         old = self._blocks()
@@ -1246,8 +1253,7 @@ cdef class MsgLog:
             if seq and s >= seq:
                 break
             sl = &self.slots[self.sh + (s - self.seq_base)]
-            if sl.sid != SID_NONE and (mode == 0 or (mode == 1 and sl.sid == lit)
-                                       or (mode == 2 and f.matches(self, sl.sid))):
+            if _wanted(self, sl.sid, mode, lit, f):
                 self._remove(s)
                 removed += 1
             s += 1
@@ -1341,8 +1347,7 @@ cdef class MsgLog:
         s = start
         while s <= end:
             sl = &self.slots[self.sh + (s - self.seq_base)]
-            if sl.sid != SID_NONE and (mode == 0 or (mode == 1 and sl.sid == lit)
-                                       or (mode == 2 and f.matches(self, sl.sid))):
+            if _wanted(self, sl.sid, mode, lit, f):
                 n += 1
             s += 1
         return n
@@ -1551,10 +1556,8 @@ cdef class MsgLog:
         if last <= self.last_seq:
             return 0
         if self.msgs == 0:
-            self.ns = 0
             self.last_seq = last
-            self.seq_base = last + 1
-            self.first_seq = last + 1
+            self._set_empty(last + 1)
             return 0
         self._push_slot(last, 0, 0, SID_NONE, 0, self.last_ts)
         return 0
@@ -1619,8 +1622,7 @@ cdef class MsgLog:
                 q -= 1
         self._remove_untracked(range(new_last + 1, self.last_seq + 1))
         if self.msgs == 0:
-            self.ns = 0
-            self.seq_base = self.first_seq = new_last + 1
+            self._set_empty(new_last + 1)
         elif new_last < self.last_seq:
             self.ns = <size_t>(new_last - self.seq_base + 1)
             self.last_ts = self.slots[self.sh + self.ns - 1].ts
