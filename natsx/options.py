@@ -180,6 +180,62 @@ _USER_EXTRA_KEYS = frozenset(
 )
 
 
+def _field_table(*specs: tuple[str, str, tuple[str, ...]]) -> dict[str, tuple[str, str]]:
+    """{config key: (attribute, Go type)} from (attribute, Go type, keys) rows."""
+    return {key: (attr, go_type) for attr, go_type, keys in specs for key in keys}
+
+
+# Keys that only set one attribute from a value of one Go type (a wrong type
+# panics in nats-server, see _want); keys with more logic stay in code.
+_CREDENTIAL_ROWS = (
+    ("user", "string", ("user", "username")),
+    ("password", "string", ("pass", "password")),
+)
+_USER_FIELDS = _field_table(
+    *_CREDENTIAL_ROWS,
+    ("nkey", "string", ("nkey",)),
+    ("account", "string", ("account",)),
+)
+_AUTHORIZATION_FIELDS = _field_table(*_CREDENTIAL_ROWS, ("token", "string", ("token",)))
+_TOP_LEVEL_FIELDS = _field_table(
+    ("port", "int64", ("port",)),
+    ("host", "string", ("host", "net")),
+    ("client_advertise", "string", ("client_advertise",)),
+    ("debug", "bool", ("debug",)),
+    ("trace", "bool", ("trace",)),
+    ("logtime", "bool", ("logtime",)),
+    ("max_subscriptions", "int64", ("max_subscriptions", "max_subs")),
+    ("http_port", "int64", ("http_port", "monitor_port")),
+    ("https_port", "int64", ("https_port",)),
+    ("http_base_path", "string", ("http_base_path",)),
+    ("log_file", "string", ("logfile", "log_file")),
+    ("log_size_limit", "int64", ("logfile_size_limit", "log_size_limit")),
+    ("pid_file", "string", ("pidfile", "pid_file")),
+    ("ports_file_dir", "string", ("ports_file_dir",)),
+    ("max_pending", "int64", ("max_pending",)),
+    ("max_connections", "int64", ("max_connections", "max_conn")),
+    ("ping_max", "int64", ("ping_max",)),
+    ("no_auth_user", "string", ("no_auth_user",)),
+)
+_JETSTREAM_FIELDS = _field_table(
+    ("jetstream_domain", "string", ("domain",)),
+    ("jetstream_key", "string", ("key", "ek", "encryption_key")),
+)
+
+# Blocks natsx keeps as parsed, for later work: config key -> attribute.
+_KEPT_BLOCKS = {
+    "cluster": "cluster",
+    "gateway": "gateway",
+    "leaf": "leafnodes",
+    "leafnodes": "leafnodes",
+    "accounts": "accounts",
+    "tls": "tls",
+    "websocket": "websocket",
+    "ws": "websocket",
+    "mqtt": "mqtt",
+}
+
+
 class _Panic(Exception):
     """A Go runtime panic inside nats-server's option processing.
 
@@ -188,23 +244,24 @@ class _Panic(Exception):
     """
 
 
+# Python type of a config value -> Go's name for it (bool before int: bool is an int).
+_GO_TYPE_NAMES: tuple[tuple[type, str], ...] = (
+    (bool, "bool"),
+    (int, "int64"),
+    (float, "float64"),
+    (str, "string"),
+    (dict, "map[string]interface {}"),
+    (list, "[]interface {}"),
+    (_dt.datetime, "time.Time"),
+)
+
+
 def _go_type(v: Any) -> str:
     if isinstance(v, Token):
         v = v.value
-    if isinstance(v, bool):
-        return "bool"
-    if isinstance(v, int):
-        return "int64"
-    if isinstance(v, float):
-        return "float64"
-    if isinstance(v, str):
-        return "string"
-    if isinstance(v, dict):
-        return "map[string]interface {}"
-    if isinstance(v, list):
-        return "[]interface {}"
-    if isinstance(v, _dt.datetime):
-        return "time.Time"
+    for py_type, go_name in _GO_TYPE_NAMES:
+        if isinstance(v, py_type):
+            return go_name
     return "<nil>"
 
 
@@ -238,6 +295,18 @@ def _want(v: Any, go_name: str) -> Any:
     if not ok:
         raise _Panic(f"interface conversion: interface {{}} is {_go_type(v)}, not {go_name}")
     return v
+
+
+def _set_field(obj: Any, fields: dict[str, tuple[str, str]], key: str, v: Any) -> bool:
+    """Set obj's attribute for key from a table like _TOP_LEVEL_FIELDS.
+
+    False when key is not in the table; panics (like nats-server) on a wrong type.
+    """
+    if key not in fields:
+        return False
+    attr, go_type = fields[key]
+    setattr(obj, attr, _want(v, go_type))
+    return True
 
 
 _NIL_DEREF = "runtime error: invalid memory address or nil pointer dereference"
@@ -356,6 +425,26 @@ def _storage_size(v: Any) -> int:
     return num << shift
 
 
+def _set_store_dir(opts: ServerOptions, tk: Optional[Token], v: Any, col: _Collector) -> bool:
+    # The top level and the jetstream block may each set it, but not both.
+    if opts.store_dir:
+        col.err(tk, "Duplicate 'store_dir' configuration")
+        return False
+    opts.store_dir = _want(v, "string")
+    return True
+
+
+def _parse_duration_string(
+    name: str, tk: Optional[Token], v: Any, col: _Collector
+) -> Optional[int]:
+    """A duration that must be a string (no seconds-number fallback), in ns."""
+    try:
+        return parse_duration_ns(_want(v, "string"))
+    except ValueError as e:
+        col.err(tk, f"error parsing {name}: {e}")
+        return None
+
+
 def _process_jetstream(opts: ServerOptions, tk: Optional[Token], v: Any, col: _Collector) -> None:
     if isinstance(v, bool):
         opts.jetstream = v
@@ -376,11 +465,11 @@ def _process_jetstream(opts: ServerOptions, tk: Optional[Token], v: Any, col: _C
     for mk, raw in v.items():
         mtk, mv = _unwrap(raw)
         key = mk.lower()
+        if _set_field(opts, _JETSTREAM_FIELDS, key, mv):
+            continue
         if key in ("store", "store_dir", "storedir"):
-            if opts.store_dir:
-                col.err(mtk, "Duplicate 'store_dir' configuration")
+            if not _set_store_dir(opts, mtk, mv, col):
                 return
-            opts.store_dir = _want(mv, "string")
         elif key in ("max_memory_store", "max_mem_store", "max_mem", "max_file_store", "max_file"):
             label = "max_file_store" if "file" in key else "max_mem_store"
             try:
@@ -392,12 +481,8 @@ def _process_jetstream(opts: ServerOptions, tk: Optional[Token], v: Any, col: _C
                 opts.jetstream_max_store = size
             else:
                 opts.jetstream_max_memory = size
-        elif key == "domain":
-            opts.jetstream_domain = _want(mv, "string")
         elif key in ("enable", "enabled"):
             enable = _want(mv, "bool")
-        elif key in ("key", "ek", "encryption_key"):
-            opts.jetstream_key = _want(mv, "string")
         elif key in _JETSTREAM_KEYS:
             opts.jetstream_extra[key] = strip_tokens(mv)
         else:
@@ -435,15 +520,9 @@ def _parse_users(tk: Optional[Token], v: Any, col: _Collector) -> Optional[list[
                 ftk, fv = _unwrap(fraw)
                 last = ftk or last
                 low = k.lower()
-                if low in ("user", "username"):
-                    user.user = _want(fv, "string")
-                elif low in ("pass", "password"):
-                    user.password = _want(fv, "string")
-                elif low == "nkey":
-                    user.nkey = _want(fv, "string")
-                elif low == "account":
-                    user.account = _want(fv, "string")
-                elif low in ("permission", "permissions", "authorization"):
+                if _set_field(user, _USER_FIELDS, low, fv):
+                    continue
+                if low in ("permission", "permissions", "authorization"):
                     user.permissions = strip_tokens(fv)
                 elif low in _USER_EXTRA_KEYS:
                     user.extra[low] = strip_tokens(fv)
@@ -471,13 +550,9 @@ def _parse_authorization(tk: Optional[Token], v: Any, col: _Collector) -> Option
             mtk, mv = _unwrap(raw)
             last = mtk or last
             key = mk.lower()
-            if key in ("user", "username"):
-                auth.user = _want(mv, "string")
-            elif key in ("pass", "password"):
-                auth.password = _want(mv, "string")
-            elif key == "token":
-                auth.token = _want(mv, "string")
-            elif key == "timeout":
+            if _set_field(auth, _AUTHORIZATION_FIELDS, key, mv):
+                continue
+            if key == "timeout":
                 if isinstance(mv, bool):
                     col.err(mtk, "error parsing authorization config, 'timeout' wrong type")
                     continue
@@ -515,62 +590,63 @@ def _parse_authorization(tk: Optional[Token], v: Any, col: _Collector) -> Option
     return auth
 
 
+def _apply_authorization(opts: ServerOptions, tk: Optional[Token], v: Any, col: _Collector) -> None:
+    """The top-level authorization block onto opts, as processConfigFileLine."""
+    auth = _parse_authorization(tk, v, col)
+    if auth is None:
+        raise _Panic(_NIL_DEREF)
+    opts.username, opts.password, opts.authorization = auth.user, auth.password, auth.token
+    if (auth.user or auth.password) and auth.token:
+        col.err(tk, "Cannot have a user/pass and token")
+        return
+    if auth.timeout:
+        opts.auth_timeout = auth.timeout
+    if auth.users is not None:
+        if auth.user:
+            col.err(tk, "Can not have a single user/pass and a users array")
+            return
+        if auth.token:
+            col.err(tk, "Can not have a token and a users array")
+            return
+        opts.users.extend(auth.users)
+        seen: set[str] = set()
+        for u in opts.users:
+            if u.user and u.user in seen:
+                col.err(tk, f"Duplicate user {go_quote(u.user)} detected")
+                return
+            seen.add(u.user)
+    opts.default_permissions = auth.default_permissions
+    if auth.default_permissions is not None:
+        # Users without their own permissions get the defaults.
+        for u in auth.users or ():
+            if u.permissions is None:
+                u.permissions = auth.default_permissions
+    opts.auth_callout = auth.callout
+
+
 def _apply_line(opts: ServerOptions, k: str, raw: Any, col: _Collector) -> None:
     """One top-level key, as nats-server's processConfigFileLine."""
     tk, v = _unwrap(raw)
     key = k.lower()
-    if key == "listen":
+    if _set_field(opts, _TOP_LEVEL_FIELDS, key, v):
+        return
+    if key in _KEPT_BLOCKS:
+        setattr(opts, _KEPT_BLOCKS[key], strip_tokens(v))
+    elif key == "listen":
         try:
             opts.host, opts.port = _parse_listen(v)
         except ValueError as e:
             col.err(tk, str(e))
-    elif key == "port":
-        opts.port = _want(v, "int64")
-    elif key in ("host", "net"):
-        opts.host = _want(v, "string")
     elif key == "server_name":
         name = _want(v, "string")
         if " " in name:
             col.err(tk, "server name cannot contain spaces")
             return
         opts.server_name = name
-    elif key == "client_advertise":
-        opts.client_advertise = _want(v, "string")
-    elif key in ("debug", "trace", "logtime"):
-        setattr(opts, key, _want(v, "bool"))
     elif key == "trace_verbose":
         opts.trace_verbose = opts.trace = _want(v, "bool")
     elif key == "authorization":
-        auth = _parse_authorization(tk, v, col)
-        if auth is None:
-            raise _Panic(_NIL_DEREF)
-        opts.username, opts.password, opts.authorization = auth.user, auth.password, auth.token
-        if (auth.user or auth.password) and auth.token:
-            col.err(tk, "Cannot have a user/pass and token")
-            return
-        if auth.timeout:
-            opts.auth_timeout = auth.timeout
-        if auth.users is not None:
-            if auth.user:
-                col.err(tk, "Can not have a single user/pass and a users array")
-                return
-            if auth.token:
-                col.err(tk, "Can not have a token and a users array")
-                return
-            opts.users.extend(auth.users)
-            seen: set[str] = set()
-            for u in opts.users:
-                if u.user and u.user in seen:
-                    col.err(tk, f"Duplicate user {go_quote(u.user)} detected")
-                    return
-                seen.add(u.user)
-        opts.default_permissions = auth.default_permissions
-        if auth.default_permissions is not None:
-            # Users without their own permissions get the defaults.
-            for u in auth.users or ():
-                if u.permissions is None:
-                    u.permissions = auth.default_permissions
-        opts.auth_callout = auth.callout
+        _apply_authorization(opts, tk, v, col)
     elif key in ("http", "https"):
         try:
             host, port = _parse_listen(v)
@@ -582,48 +658,21 @@ def _apply_line(opts: ServerOptions, k: str, raw: Any, col: _Collector) -> None:
             opts.http_port = port
         else:
             opts.https_port = port
-    elif key in ("max_subscriptions", "max_subs"):
-        opts.max_subscriptions = _want(v, "int64")
-    elif key in ("http_port", "monitor_port"):
-        opts.http_port = _want(v, "int64")
-    elif key == "https_port":
-        opts.https_port = _want(v, "int64")
-    elif key == "http_base_path":
-        opts.http_base_path = _want(v, "string")
     elif key in ("store_dir", "storedir"):
-        if opts.store_dir:
-            col.err(tk, "Duplicate 'store_dir' configuration")
-            return
-        opts.store_dir = _want(v, "string")
+        _set_store_dir(opts, tk, v, col)
     elif key == "jetstream":
         _process_jetstream(opts, tk, v, col)
-    elif key in ("logfile", "log_file"):
-        opts.log_file = _want(v, "string")
-    elif key in ("logfile_size_limit", "log_size_limit"):
-        opts.log_size_limit = _want(v, "int64")
-    elif key in ("pidfile", "pid_file"):
-        opts.pid_file = _want(v, "string")
-    elif key == "ports_file_dir":
-        opts.ports_file_dir = _want(v, "string")
     elif key in ("max_control_line", "max_payload"):
         n = _want(v, "int64")
         if n > (1 << 31) - 1:
             col.err(tk, f"{k} value is too big")
             return
         setattr(opts, key, n)
-    elif key == "max_pending":
-        opts.max_pending = _want(v, "int64")
-    elif key in ("max_connections", "max_conn"):
-        opts.max_connections = _want(v, "int64")
     elif key in ("ping_interval", "write_deadline"):
         setattr(opts, key, _parse_duration_opt(key, tk, v, col))
-    elif key == "ping_max":
-        opts.ping_max = _want(v, "int64")
     elif key == "lame_duck_duration":
-        try:
-            ns = parse_duration_ns(_want(v, "string"))
-        except ValueError as e:
-            col.err(tk, f"error parsing lame_duck_duration: {e}")
+        ns = _parse_duration_string(key, tk, v, col)
+        if ns is None:
             return
         if ns < 30 * _SECOND_NS:
             col.err(
@@ -633,33 +682,15 @@ def _apply_line(opts: ServerOptions, k: str, raw: Any, col: _Collector) -> None:
             return
         opts.lame_duck_duration = ns / _SECOND_NS
     elif key == "lame_duck_grace_period":
-        try:
-            ns = parse_duration_ns(_want(v, "string"))
-        except ValueError as e:
-            col.err(tk, f"error parsing lame_duck_grace_period: {e}")
+        ns = _parse_duration_string(key, tk, v, col)
+        if ns is None:
             return
         if ns < 0:
             col.err(tk, "invalid lame_duck_grace_period, needs to be positive")
             return
         opts.lame_duck_grace_period = ns / _SECOND_NS
-    elif key == "no_auth_user":
-        opts.no_auth_user = _want(v, "string")
     elif key in ("system_account", "system"):
         return  # handled first, see _configure_system_account
-    elif key == "cluster":
-        opts.cluster = strip_tokens(v)
-    elif key == "gateway":
-        opts.gateway = strip_tokens(v)
-    elif key in ("leaf", "leafnodes"):
-        opts.leafnodes = strip_tokens(v)
-    elif key == "accounts":
-        opts.accounts = strip_tokens(v)
-    elif key == "tls":
-        opts.tls = strip_tokens(v)
-    elif key in ("websocket", "ws"):
-        opts.websocket = strip_tokens(v)
-    elif key == "mqtt":
-        opts.mqtt = strip_tokens(v)
     elif key in KNOWN_TOP_LEVEL_KEYS:
         opts.other[key] = strip_tokens(v)
     else:
