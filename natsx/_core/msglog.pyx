@@ -144,6 +144,19 @@ cdef int _grow(void** buf, size_t* cap, size_t need, size_t first, size_t elem) 
     return 0
 
 
+cdef void* _alloc_copy(const char* src, size_t n, size_t first, size_t elem,
+                      size_t* cap) except NULL:
+    """A new buffer for max(n, first) elements of `elem` bytes, holding src's first n (the
+    capacity goes to *cap): an array loaded from a checkpoint, with room to grow."""
+    cdef size_t c = n if n > first else first
+    cdef void* p = malloc(c * elem)
+    if p == NULL:
+        raise MemoryError()
+    memcpy(p, src, n * elem)
+    cap[0] = c
+    return p
+
+
 cdef inline int64_t _now_ns() noexcept nogil:
     cdef timespec t
     clock_gettime(CLOCK_REALTIME, &t)
@@ -1770,12 +1783,7 @@ cdef class MsgLog:
         self.nblk = self.blk_cap = self.ns = self.sh = self.slot_cap = 0
         self.cached_bytes = 0
         o = 128
-        cap = ns if ns > 4096 else 4096
-        self.slots = <Slot*>malloc(cap * sizeof(Slot))
-        if self.slots == NULL:
-            raise MemoryError()
-        memcpy(self.slots, p + o, ns * sizeof(Slot))
-        self.slot_cap = cap
+        self.slots = <Slot*>_alloc_copy(p + o, ns, 4096, sizeof(Slot), &self.slot_cap)
         self.ns = ns
         o += ns * sizeof(Slot)
         self.seq_base, self.first_seq, self.last_seq = h[6], h[7], h[8]
@@ -1793,16 +1801,10 @@ cdef class MsgLog:
             b.flags = <uint32_t>_u64(p + o + 24)
             table.append((self.blk_base + i, b.len, b.flags))
             o += 40
-        cap = subj_n if subj_n > 1024 else 1024
-        self.subj = <SubjEntry*>malloc(cap * sizeof(SubjEntry))
-        memcpy(self.subj, p + o, subj_n * sizeof(SubjEntry))
-        self.subj_cap = cap
+        self.subj = <SubjEntry*>_alloc_copy(p + o, subj_n, 1024, sizeof(SubjEntry), &self.subj_cap)
         self.subj_n = subj_n
         o += subj_n * sizeof(SubjEntry)
-        cap = arena_len if arena_len > 65536 else 65536
-        self.arena = <char*>malloc(cap)
-        memcpy(self.arena, p + o, arena_len)
-        self.arena_cap = cap
+        self.arena = <char*>_alloc_copy(p + o, arena_len, 1 << 16, 1, &self.arena_cap)
         self.arena_len = arena_len
         self.arena_garbage = 0
         o += arena_len
