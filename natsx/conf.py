@@ -25,8 +25,9 @@ import datetime as _dt
 import errno as _errno
 import os
 import re
+from collections.abc import Callable
 from functools import partial
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 __all__ = [
     "ConfigError",
@@ -866,7 +867,9 @@ class _Lexer:
     def lex_string_binary(self) -> Optional[_State]:
         for _ in range(2):
             if _is_nl(self.next()):
-                return self.errorf("Expected two hexadecimal digits after '\\x', but hit end of line")
+                return self.errorf(
+                    "Expected two hexadecimal digits after '\\x', but hit end of line"
+                )
         # nats-server slices the last two *bytes*, whatever runes were read.
         raw = self.input[self.pos - 2 : self.pos].encode("utf-8", "surrogateescape")[-2:]
         hexs = raw.decode("utf-8", "surrogateescape")
