@@ -61,7 +61,8 @@ class Server:
         self._next_internal_sid = 0
         self._listener: asyncio.AbstractServer | None = None
         self._monitor: asyncio.AbstractServer | None = None
-        self._done: asyncio.Event | None = None
+        self._done = asyncio.Event()   # set once shut down
+        self._started = False
         self._tick_handle: asyncio.TimerHandle | None = None
 
     @property
@@ -139,7 +140,7 @@ class Server:
     async def start(self) -> None:
         opts = self.options
         loop = asyncio.get_running_loop()
-        self._done = asyncio.Event()
+        self._started = True
         self.log.info("Starting nats-server")
         self.log.info(f"  Version:  {natsx.NATS_SERVER_VERSION} (natsx {natsx.__version__})")
         self.log.info(f"  Name:     {self.name}")
@@ -186,7 +187,8 @@ class Server:
             json.dump(ports, f)
 
     async def shutdown(self) -> None:
-        if self._done is None or self._done.is_set():
+        if not self._started or self._done.is_set():
+            self._done.set()
             return
         self.log.info("Initiating Shutdown...")
         if self._tick_handle is not None:
@@ -213,7 +215,6 @@ class Server:
             await asyncio.sleep(0.01)
 
     async def wait_closed(self) -> None:
-        assert self._done is not None
         await self._done.wait()
 
     async def __aenter__(self) -> "Server":
@@ -275,11 +276,12 @@ class Server:
     async def run_until_stopped(self) -> None:
         """Foreground mode for `natsx serve`: start, handle signals, return on shutdown."""
         loop = asyncio.get_running_loop()
-        await self.start()
+        # Handlers first: a signal right after "Server is ready" must not hit the default action.
         loop.add_signal_handler(signal.SIGINT, lambda: loop.create_task(self._on_signal("SIGINT")))
         loop.add_signal_handler(signal.SIGTERM, lambda: loop.create_task(self._on_signal("SIGTERM")))
         loop.add_signal_handler(signal.SIGHUP, self.reload)
         loop.add_signal_handler(signal.SIGUSR2, lambda: loop.create_task(self.enter_lame_duck_mode()))
+        await self.start()
         await self.wait_closed()
 
     async def _on_signal(self, name: str) -> None:

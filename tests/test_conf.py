@@ -602,9 +602,11 @@ def natsx_verdict(path: str) -> tuple[bool, str]:
 
 
 def _lines(msg: str) -> list[str]:
-    # nats-server iterates Go maps, so multi-error output order is random, and
-    # "User entry requires a user" points at a random field of the entry.
-    return sorted(re.sub(r"^.*: (User entry requires a user)$", r"\1", m) for m in msg.split("\n"))
+    # nats-server iterates Go maps, so multi-error output order is random, "User entry requires a
+    # user" points at a random field of the entry, and which of two store_dir keys is "the
+    # duplicate" depends on which one it met first.
+    return sorted(re.sub(r"^.*: (User entry requires a user|Duplicate 'store_dir' configuration)$", r"\1", m)
+                  for m in msg.split("\n"))
 
 
 def assert_same_verdict(path: str) -> None:
