@@ -654,7 +654,7 @@ cdef class Client(Parser):
                 self.req_t0 = t
         elif role == R_SERVE:
             if reply_len > 0:
-                self._reply_ok(reply, reply_len)
+                self._publish_to(reply, reply_len, b" 2\r\nok\r\n", 8)
             self.received += 1
         elif role == R_PULL:
             if hdr != NULL and payload_len == 0:
@@ -675,25 +675,17 @@ cdef class Client(Parser):
             if self.received == self.target:
                 self.end_ns = now_ns()
             if self.ack and reply_len > 0:
-                self._ack(reply, reply_len)
+                self._publish_to(reply, reply_len, b" 0\r\n\r\n", 6)   # +ACK: empty body
         return PARSE_OK
 
-    cdef int _reply_ok(self, const char* reply, Py_ssize_t n) except -1:
-        self._reserve(n + 16)
+    cdef int _publish_to(self, const char* reply, Py_ssize_t n, const char* tail, Py_ssize_t tail_len) except -1:
+        """Queue `PUB <reply><tail>` (tail = size line and body): service replies and JetStream acks."""
+        self._reserve(n + 4 + tail_len)
         cdef char* p = self.wbuf + self.wlen
         memcpy(p, b"PUB ", 4)
         memcpy(p + 4, reply, n)
-        memcpy(p + 4 + n, b" 2\r\nok\r\n", 8)
-        self.wlen += n + 12
-        return 0
-
-    cdef int _ack(self, const char* reply, Py_ssize_t n) except -1:
-        self._reserve(n + 16)
-        cdef char* p = self.wbuf + self.wlen
-        memcpy(p, b"PUB ", 4)
-        memcpy(p + 4, reply, n)
-        memcpy(p + 4 + n, b" 0\r\n\r\n", 6)
-        self.wlen += n + 10
+        memcpy(p + 4 + n, tail, tail_len)
+        self.wlen += n + 4 + tail_len
         return 0
 
 
