@@ -251,7 +251,9 @@ cdef class Connection(Parser):
         if self.out_len == 0 or self.closed or self.transport is None:
             self.out_len = 0
             return
-        if self.fd >= 0 and not self.write_paused and self.transport.get_write_buffer_size() == 0:
+        # Never once the transport is closing: its fd may already be closed and reused.
+        if (self.fd >= 0 and not self.write_paused and not self.transport.is_closing()
+                and self.transport.get_write_buffer_size() == 0):
             with nogil:
                 sent = send(self.fd, self.out, self.out_len, MSG_DONTWAIT | MSG_NOSIGNAL)
             if sent < 0:
