@@ -117,3 +117,13 @@ def test_payload_split_from_its_line_is_reassembled():
     data = b"PUB big 100000\r\n" + b"z" * 100000 + b"\r\n"
     ops = parse_in_pieces(data, list(range(0, len(data), 4096)))
     assert ops == [("MSG", b"big", b"", b"", None, b"z" * 100000)]
+
+
+def test_error_in_zero_copy_payload_stops_the_parser():
+    """Found by the coverage-guided fuzz target: a bad payload end seen on the zero-copy path
+    must leave the parser stopped, so later input reports nothing more."""
+    body = b"MSG    HMSG\t   $\xff  & 0          \no\x00\x00\x00\x00\n%"
+    p = RecordingParser(client_side=True)
+    p.parse(body[:36])
+    p.parse(body[36:])
+    assert p.ops == [("ERROR", ParseError.PE_UNKNOWN_OP, "")]

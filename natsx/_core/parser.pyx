@@ -213,9 +213,9 @@ cdef class Parser:
                 # A message operation: its payload follows.
                 need = self.total_size + 2
                 if line != self.pend and n - i >= need:
+                    self.state = ST_OP    # before the hook: an error there moves it to ST_FAILED
                     r = self._payload_done(line, buf + i)   # zero-copy fast path
                     i += need
-                    self.state = ST_OP
                     if r != PARSE_OK:
                         return r
                     continue
