@@ -1,4 +1,4 @@
-"""A short run of the parser fuzz target in CI (the long run: tests/fuzz/fuzz_parser.py)."""
+"""Short runs of the fuzz targets in CI (the long, coverage-guided runs: tests/fuzz/run_instrumented.sh)."""
 from __future__ import annotations
 
 import importlib.util
@@ -7,9 +7,17 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-_spec = importlib.util.spec_from_file_location("fuzz_parser", Path(__file__).parent / "fuzz" / "fuzz_parser.py")
-fuzz_parser = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(fuzz_parser)
+
+
+def _target(name: str):
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).parent / "fuzz" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+fuzz_parser = _target("fuzz_parser")
+fuzz_server = _target("fuzz_server")
 
 # Protocol-shaped garbage finds more than uniform bytes.
 pieces = st.sampled_from([b"PUB ", b"HPUB ", b"SUB ", b"UNSUB ", b"PING", b"PONG", b"CONNECT ", b"INFO ",
@@ -21,3 +29,15 @@ pieces = st.sampled_from([b"PUB ", b"HPUB ", b"SUB ", b"UNSUB ", b"PING", b"PONG
 @given(st.lists(st.one_of(pieces, st.binary(max_size=8)), max_size=40), st.integers(0, 255))
 def test_fuzz_parser_short(parts, cut):
     fuzz_parser.check(bytes([cut]) + b"".join(parts))
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 255), st.lists(st.one_of(pieces, st.binary(max_size=8)), max_size=12)),
+                max_size=12))
+def test_fuzz_server_short(chunks):
+    # Each chunk: a length byte (as the target reads it) and protocol-shaped bytes.
+    data = b""
+    for size_byte, parts in chunks:
+        body = b"".join(parts)[:1 + size_byte % 200]
+        data += bytes([(len(body) - 1) % 200 if body else 0]) + body
+    fuzz_server.check(data)
