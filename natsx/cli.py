@@ -43,7 +43,7 @@ def add_serve_parser(sub: argparse._SubParsersAction) -> None:
 
 def build_options(args: argparse.Namespace):
     """Config file first, then the command line on top (as nats-server merges them)."""
-    from natsx.options import ServerOptions, load_server_options
+    from natsx.options import ServerOptions, load_server_options, validate_options
 
     opts = load_server_options(args.config, warnings_are_errors=args.test_config) if args.config else ServerOptions()
     overrides = {
@@ -61,6 +61,8 @@ def build_options(args: argparse.Namespace):
     for key, value in overrides.items():
         if value is not None:
             setattr(opts, key, value)
+    if not args.test_config:
+        validate_options(opts)
     return opts
 
 

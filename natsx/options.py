@@ -761,3 +761,15 @@ def load_server_options(path: str, *, warnings_are_errors: bool = False) -> Serv
         )
     return opts
 
+
+
+def validate_options(opts: ServerOptions) -> None:
+    """nats-server's validateOptions: checks across options, made when the server starts (after
+    flags are merged; `-t` does not make them). Raises ConfigError with nats-server's text."""
+    if opts.max_payload > opts.max_pending:
+        raise ConfigError(f"max_payload ({opts.max_payload}) cannot be higher than max_pending ({opts.max_pending})")
+    if opts.lame_duck_grace_period >= opts.lame_duck_duration:
+        grace = go_duration_string(int(opts.lame_duck_grace_period * _SECOND_NS))
+        duration = go_duration_string(int(opts.lame_duck_duration * _SECOND_NS))
+        raise ConfigError(f"lame duck grace period ({grace}) should be strictly lower than "
+                          f"lame duck duration ({duration})")

@@ -161,6 +161,8 @@ class Server:
             self.log.info(f"Starting http monitor on {opts.http_host or opts.host}:{self.http_port}")
             self.log.info(f"Listening for monitoring clients on http://{opts.http_host or opts.host}:{self.http_port}")
         port = 0 if opts.port in (0, -1) else opts.port
+        if not 0 <= port <= 65535:   # the OS layer would silently wrap it
+            raise OSError(f'"listen tcp: address {opts.port}: invalid port"')
         self._listener = await loop.create_server(lambda: Client(self), opts.host or None, port,
                                                   reuse_address=True, backlog=4096)
         self.port = self._listener.sockets[0].getsockname()[1]

@@ -163,3 +163,23 @@ def test_trace_logs_protocol(tmp_path):
         c.close()
     finally:
         srv.stop()
+
+
+@pytest.mark.parametrize("config", [
+    "max_payload: 100MB\nmax_pending: 50MB\n",
+    'lame_duck_duration: "40s"\nlame_duck_grace_period: "50s"\n',
+])
+def test_inconsistent_options_refused_like_nats_server(tmp_path, config):
+    path = tmp_path / "s.conf"
+    path.write_text(config)
+    ours, ref = run_cli(NATSX, "-c", str(path)), run_cli(REF, "-c", str(path))
+    assert ours.returncode == ref.returncode == 1
+    assert ours.stderr.strip() == ref.stderr.strip()
+
+
+def test_invalid_port_is_fatal(tmp_path):
+    path = tmp_path / "s.conf"
+    path.write_text("port: 70000\n")
+    ours = run_cli(NATSX, "-c", str(path))
+    assert ours.returncode == 1
+    assert 'Error listening on port: 0.0.0.0:70000, "listen tcp: address 70000: invalid port"' in ours.stderr
