@@ -43,7 +43,7 @@ def add_serve_parser(sub: argparse._SubParsersAction) -> None:
 
 def build_options(args: argparse.Namespace):
     """Config file first, then the command line on top (as nats-server merges them)."""
-    from natsx.options import ServerOptions, load_server_options, validate_options
+    from natsx.options import ServerOptions, load_server_options
 
     opts = load_server_options(args.config, warnings_are_errors=args.test_config) if args.config else ServerOptions()
     overrides = {
@@ -61,8 +61,6 @@ def build_options(args: argparse.Namespace):
     for key, value in overrides.items():
         if value is not None:
             setattr(opts, key, value)
-    if not args.test_config:
-        validate_options(opts)
     return opts
 
 
@@ -95,7 +93,11 @@ def serve(args: argparse.Namespace) -> int:
     # cyclic GC rescans them constantly (an insert at 100k subs costs ~24us instead of ~3us).
     gc.set_threshold(50000, 20, 100)
     _keep_freed_memory()
-    server = Server(opts)
+    try:
+        server = Server(opts)
+    except ConfigError as exc:
+        print(f"nats-server: {exc}", file=sys.stderr)
+        return 1
     gc.freeze()
     try:
         _run(server.run_until_stopped())

@@ -22,7 +22,7 @@ from natsx._core.conn import ServerCore
 from natsx._core.sublist import CallbackSubscriber, Sublist, Subscription
 from natsx.auth import Authenticator
 from natsx.client import Client
-from natsx.options import ServerOptions, load_server_options
+from natsx.options import ServerOptions, load_server_options, validate_options
 from natsx.log import Logger
 from natsx.nkeys import new_server_id
 
@@ -38,6 +38,7 @@ class Server:
             if not hasattr(opts, key):
                 raise TypeError(f"unknown server option {key!r}")
             setattr(opts, key, value)
+        validate_options(opts)
         self.options = opts
         self.server_id = new_server_id()
         self.log = Logger(debug=opts.debug, trace=opts.trace, logtime=opts.logtime, log_file=opts.log_file)
@@ -261,12 +262,13 @@ class Server:
             return
         try:
             new = load_server_options(path)
+            new.config_file = path
+            for key in ("host", "port"):
+                setattr(new, key, getattr(self.options, key))
+            validate_options(new)
         except Exception as exc:  # a broken file keeps the running config
             self.log.error(f"Failed to reload server configuration: {exc}")
             return
-        new.config_file = path
-        for key in ("host", "port"):
-            setattr(new, key, getattr(self.options, key))
         self.options = new
         self.authenticator = _authenticator(new)
         self.log.configure(debug=new.debug, trace=new.trace, logtime=new.logtime, log_file=new.log_file)
