@@ -10,7 +10,9 @@ fixture is parametrised over; set it to "nats-server" to run only against the re
 
 from __future__ import annotations
 
+import asyncio
 import atexit
+import inspect
 import json
 import os
 import re
@@ -71,6 +73,21 @@ def wait_for(cond: Callable[[], object], timeout: float = 10.0, interval: float 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(interval)
+
+
+async def wait_until(cond: Callable[[], object], timeout: float = 10.0, what: str = "condition"):
+    """The async twin of wait_for: `cond` may be sync or return an awaitable; returns its first
+    truthy value, or fails after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if inspect.isawaitable(v):
+            v = await v
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value {v!r}")
+        await asyncio.sleep(0.01)
 
 
 def server_command(kind: str) -> list[str]:

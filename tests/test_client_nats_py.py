@@ -13,15 +13,7 @@ import nats
 import nats.errors
 import pytest
 
-from conftest import Bystander, RawClient, frames, raw_connect, split_infos
-
-
-async def wait_until(cond, timeout: float = 10.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(0.01)
+from conftest import Bystander, RawClient, frames, raw_connect, split_infos, wait_until
 
 
 async def connect(srv, **kw):

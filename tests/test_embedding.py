@@ -9,7 +9,7 @@ import nats
 import nats.errors
 import pytest
 
-from conftest import NATSX, selected_kinds
+from conftest import NATSX, selected_kinds, wait_until
 
 pytestmark = pytest.mark.skipif(NATSX not in selected_kinds(), reason="natsx excluded by NATSX_TEST_SERVERS")
 
@@ -67,10 +67,7 @@ async def test_two_embedded_servers_in_one_loop():
             await nb.flush()
             await na.publish("x", b"same server")
             await na.flush()
-            for _ in range(500):
-                if seen:
-                    break
-                await asyncio.sleep(0.01)
+            await wait_until(lambda: seen, what="delivery on the same server")
             await na.flush()
             assert seen == [b"same server"]
         finally:

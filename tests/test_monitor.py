@@ -10,7 +10,7 @@ import json
 import os
 import re
 import time
-from typing import Any, Awaitable, Callable
+from typing import Any, Callable
 
 import nats
 from nats.aio.client import __version__ as nats_version
@@ -18,7 +18,7 @@ import pytest
 
 import natsx
 from natsx.monitor import go_duration, go_time, go_uptime
-from tests.conftest import NATSX, REF, ServerFactory
+from tests.conftest import NATSX, REF, ServerFactory, wait_until
 
 # Keys nats-server has that natsx deliberately omits (Go runtime details; no system account yet).
 GO_ONLY_VARZ_KEYS = {"go", "gomaxprocs", "git_commit", "system_account"}
@@ -74,18 +74,6 @@ async def get_json(port: int, path: str) -> Any:
     assert r.status == 200, (path, r.status, r.body)
     assert r.headers["content-type"] == "application/json"
     return r.json()
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 10.0, what: str = "condition") -> Any:
-    """Poll an async check until it returns a truthy value; fail after the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = await check()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value {v!r}")
-        await asyncio.sleep(0.01)
 
 
 @pytest.fixture
@@ -161,9 +149,9 @@ async def test_varz_reports_real_counters(srv, connect):
     for i in range(10):
         await pub.publish("orders.new", b"x" * 7)
     await pub.flush()
-    await eventually(lambda: asyncio.sleep(0, result=len(got) == 10), what="10 deliveries")
+    await wait_until(lambda: len(got) == 10, what="10 deliveries")
 
-    v = await eventually(lambda: _varz_when(port, lambda v: v["out_msgs"] == 10), what="varz out_msgs")
+    v = await wait_until(lambda: _varz_when(port, lambda v: v["out_msgs"] == 10), what="varz out_msgs")
     assert v["in_msgs"] == 10 and v["in_bytes"] == 70
     assert v["out_msgs"] == 10 and v["out_bytes"] == 70
     assert v["in_client_msgs"] == 10 and v["out_client_bytes"] == 70
@@ -172,7 +160,7 @@ async def test_varz_reports_real_counters(srv, connect):
     assert v["http_req_stats"]["/varz"] >= 2
 
     await pub.close()
-    v = await eventually(lambda: _varz_when(port, lambda v: v["connections"] == 1), what="1 connection")
+    v = await wait_until(lambda: _varz_when(port, lambda v: v["connections"] == 1), what="1 connection")
     assert v["total_connections"] == 2
 
 
@@ -199,7 +187,7 @@ async def test_connz_lists_connections_with_subscriptions(srv, connect):
         conns = {ci["name"] if "name" in ci else "anon": ci for ci in c["connections"]}
         return conns if conns.get("alpha", {}).get("out_msgs") == 1 else None
 
-    conns = await eventually(lambda: _connz_pred(port, "/connz", delivered), what="delivery counted")
+    conns = await wait_until(lambda: _connz_pred(port, "/connz", delivered), what="delivery counted")
     alpha, anon = conns["alpha"], conns["anon"]
     assert alpha["subscriptions"] == 2 and anon["subscriptions"] == 1
     assert alpha["lang"] == "python3" and alpha["version"] == nats_version
@@ -233,7 +221,7 @@ async def test_connz_paging_and_sorting(srv, connect):
         for _ in range(i):
             await nc.publish("nobody.listens", b"m")
         await nc.flush()
-    c = await eventually(lambda: _connz_pred(
+    c = await wait_until(lambda: _connz_pred(
         port, "/connz", lambda c: c if sum(ci["in_msgs"] for ci in c["connections"]) == 10 else None),
         what="all publishes counted")
     cids = [ci["cid"] for ci in c["connections"]]
@@ -285,7 +273,7 @@ async def test_connz_closed_connections(srv, connect):
     gone_cid = cids["gone"]
     await gone.close()
 
-    closed = await eventually(lambda: _connz_pred(
+    closed = await wait_until(lambda: _connz_pred(
         port, "/connz?state=closed", lambda c: c if c["total"] >= 1 else None), what="closed connection listed")
     ci = next(ci for ci in closed["connections"] if ci["cid"] == gone_cid)
     assert ci["name"] == "gone" and ci["reason"] == "Client Closed" and ci["in_msgs"] == 1
@@ -313,7 +301,7 @@ async def test_subsz_counts_and_lists(srv, connect):
     await a.publish("foo", b"x")
     await a.flush()
 
-    s = await eventually(lambda: _connz_pred(port, "/subsz", lambda s: s if s["num_matches"] >= 1 else None),
+    s = await wait_until(lambda: _connz_pred(port, "/subsz", lambda s: s if s["num_matches"] >= 1 else None),
                          what="a match counted")
     assert s["num_subscriptions"] == 4 and s["num_inserts"] == 4 and s["num_removes"] == 0
     assert s["total"] == 0 and s["limit"] == 1024 and "subscriptions_list" not in s
@@ -331,7 +319,7 @@ async def test_subsz_counts_and_lists(srv, connect):
     assert page["total"] == 4 and page["offset"] == 1 and len(page["subscriptions_list"]) == 2
 
     await b.close()
-    s = await eventually(lambda: _connz_pred(port, "/subsz", lambda s: s if s["num_subscriptions"] == 2 else None),
+    s = await wait_until(lambda: _connz_pred(port, "/subsz", lambda s: s if s["num_subscriptions"] == 2 else None),
                          what="b's subscriptions removed")
     assert s["num_removes"] == 2
 

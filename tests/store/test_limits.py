@@ -1,7 +1,6 @@
 """Limits, expiry, per-subject limits, discard new, secure erase -- on both stores."""
 from __future__ import annotations
 
-import asyncio
 import time
 
 import pytest
@@ -20,6 +19,8 @@ from natsx.store import (
 )
 from natsx.store.filestore import decode_zst
 
+from conftest import wait_until
+
 
 @pytest.fixture(params=["mem", "file"])
 def make(request, tmp_path):
@@ -36,13 +37,6 @@ def make(request, tmp_path):
     for s in opened:
         if not s.closed:
             s.close()
-
-
-async def _until(cond, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
 
 
 def test_error_strings_match_nats_server():
@@ -124,11 +118,11 @@ async def test_max_age_expires_without_appends(make):
     s.append(b"a", b"old")
     s.append(b"b", b"old")
     assert s.state().msgs == 2
-    await _until(lambda: s.msgs == 0)
+    await wait_until(lambda: s.msgs == 0)
     assert s.state().first_seq == 3
     # the timer keeps running for later messages too
     s.append(b"c", b"new")
-    await _until(lambda: s.msgs == 0)
+    await wait_until(lambda: s.msgs == 0)
     assert s.state().last_seq == 3
 
 
