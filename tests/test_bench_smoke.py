@@ -3,6 +3,7 @@ against each selected server (NATSX_TEST_SERVERS, default "natsx,nats-server") a
 positive figure. Speeds are never checked here; they belong in bench/."""
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -30,6 +31,7 @@ def test_core_scenario_completes(server, scenario):
     res = run_scenario(scenario, server.url, quick=True, timeout=120)
     assert res["msgs"] > 0
     assert res["rate"] > 0
+    assert res["cpu_s"] > 0      # the generator's own CPU time, for bench.headroom's ceiling
     if "request" in scenario.main:
         assert res["p50_us"] and res["p50_us"] > 0
 
@@ -87,3 +89,16 @@ def test_sleep_paces_publishing():
         rate = float(line.split(":")[1].split("msgs/sec")[0].replace(",", ""))
         assert 0 < rate <= 110, line
         assert "sleep=10ms" in r.stderr
+
+
+def test_headroom_table_runs(tmp_path):
+    """`python -m bench.headroom` (quick, one scenario) prints its table and writes its files."""
+    md, js = tmp_path / "h.md", tmp_path / "h.json"
+    r = subprocess.run([sys.executable, "-m", "bench.headroom", "--quick", "--rounds", "1", "-k", "1->1",
+                        "--markdown", str(md), "--json", str(js)], capture_output=True, text=True, cwd=str(ROOT),
+                       timeout=180)
+    assert r.returncode == 0, r.stderr + r.stdout
+    assert "1->1 16B" in r.stdout and "1.8–1.9M msgs/s" in r.stdout
+    row = json.loads(js.read_text())["rows"][0]
+    assert row[REF]["rate"] > 0 and row[REF]["ceiling"] > 0
+    assert "| 1->1 16B | 1.8–1.9M msgs/s |" in md.read_text()

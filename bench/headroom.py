@@ -1,0 +1,149 @@
+"""Is `natsx bench` ever the bottleneck? Its figures next to the nats CLI's on this machine.
+
+    python -m bench.headroom --rounds 3 --markdown headroom.md --json headroom.json
+
+The issue that asked for `natsx bench` gives the figures the nats CLI measured nats-server
+2.15.1 at on this kind of machine. For each of those scenarios this runs `natsx bench`
+against nats-server (the figure to put next to the reference), against natsx where natsx has
+the feature (a server that keeps up shows what the generator itself can drive), and reads
+the CPU seconds the measured `natsx bench` process spent: messages / CPU seconds is the rate
+one core of the generator sustains, its ceiling. When that ceiling and the natsx-side figure
+are well above the reference while the nats-server figure is below it, the server (or the
+machine) is the limit, not the generator.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import statistics
+import sys
+from dataclasses import dataclass
+from typing import Optional
+
+from bench.compare import machine, nats_server_version
+from bench.servers import NATSX, REF
+from bench.suite import BY_NAME, RunError, Scenario, run_on_fresh_server
+
+
+@dataclass
+class Reference:
+    scenario: str                      # a name in bench.suite.SCENARIOS
+    rate: Optional[int]                # the nats CLI's figure (low end), msgs/s; None: latency only
+    text: str                          # the figure as the issue states it
+    p50_us: Optional[float] = None     # latency reference (high end), µs
+
+
+REFERENCES = [
+    Reference("publish 16B", 5_200_000, "5.2M msgs/s"),
+    Reference("1->1 16B", 1_800_000, "1.8–1.9M msgs/s"),
+    Reference("1->5 fan-out 16B", 3_500_000, "3.5–3.9M msgs/s delivered"),
+    Reference("JS publish async file", 200_000, "~200k msgs/s"),
+    Reference("JS durable consume", 200_000, "~200k msgs/s"),
+    Reference("request/reply 1 client", None, "p50 100–130 µs", p50_us=130.0),
+]
+
+
+def ceiling(res: dict) -> Optional[float]:
+    """Messages per CPU second of the measured natsx bench process."""
+    cpu = res.get("cpu_s")
+    return res["msgs"] / cpu if cpu else None
+
+
+def _median(xs: list) -> Optional[float]:
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+
+def measure(ref: Reference, rounds: int, quick: bool = False, echo=print) -> dict:
+    """Run the reference scenario `rounds` times on nats-server and, where it can, on natsx."""
+    sc: Scenario = BY_NAME[ref.scenario]
+    kinds = [REF] if sc.jetstream else [REF, NATSX]
+    runs: dict[str, list] = {k: [] for k in kinds}
+    for r in range(rounds):
+        for kind in kinds:
+            res = run_on_fresh_server(sc, kind, quick)
+            runs[kind].append(res)
+            p50 = f", p50 {res['p50_us']:.0f} µs" if res.get("p50_us") else ""
+            echo(f"  {sc.name} round {r + 1} {kind}: {res['rate']:,} msgs/s{p50}, "
+                 f"generator {res['cpu_s']:.2f} CPU s for {res['msgs']:,} msgs")
+    row: dict = {"scenario": ref.scenario, "reference": ref.text, "reference_rate": ref.rate,
+                 "reference_p50_us": ref.p50_us}
+    for kind in kinds:
+        res = runs[kind]
+        row[kind] = {"rate": _median([x["rate"] for x in res]), "p50_us": _median([x.get("p50_us") for x in res]),
+                     "ceiling": _median([ceiling(x) for x in res]), "rounds": len(res)}
+    return row
+
+
+def _m(v: Optional[float]) -> str:
+    if v is None:
+        return "n/a"
+    return f"{v / 1e6:.2f}M" if v >= 1e6 else f"{v / 1e3:.0f}k"
+
+
+def table_rows(rows: list[dict]) -> list[list[str]]:
+    out = []
+    for r in rows:
+        ref, nx = r.get(REF) or {}, r.get(NATSX)
+        if r["reference_rate"]:
+            share = f"{ref['rate'] / r['reference_rate']:.0%}" if ref.get("rate") else "n/a"
+            out.append([r["scenario"], r["reference"], _m(ref.get("rate")), share,
+                        _m(nx["rate"]) if nx else "no JetStream yet", _m(ref.get("ceiling"))])
+        else:
+            lat = f"p50 {ref['p50_us']:.0f} µs" if ref.get("p50_us") else "n/a"
+            nlat = f"p50 {nx['p50_us']:.0f} µs" if nx and nx.get("p50_us") else "n/a"
+            out.append([r["scenario"], r["reference"], lat, "", nlat, ""])
+    return out
+
+
+HEAD = ["scenario", "nats CLI → nats-server (issue)", "natsx bench → nats-server", "of the figure",
+        "natsx bench → natsx", "natsx bench ceiling (msgs per CPU s)"]
+
+
+def text_table(rows: list[dict]) -> str:
+    body = [HEAD] + table_rows(rows)
+    widths = [max(len(r[i]) for r in body) for i in range(len(HEAD))]
+    lines = ["  ".join(c.ljust(widths[i]) for i, c in enumerate(r)).rstrip() for r in body]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def markdown(rows: list[dict], meta: dict) -> str:
+    out = [f"Measured {meta['date']} on {meta['machine']}; nats-server {meta['nats_server']}.",
+           f"Command: `{meta['command']}` (medians of {meta['rounds']} rounds, fresh server per run).", "",
+           "| " + " | ".join(HEAD) + " |", "|" + "---|" * len(HEAD)]
+    out += ["| " + " | ".join(r) + " |" for r in table_rows(rows)]
+    return "\n".join(out) + "\n"
+
+
+def main(argv: Optional[list] = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.headroom", description=__doc__.splitlines()[0])
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--quick", action="store_true", help="small counts (smoke)")
+    p.add_argument("-k", dest="keys", action="append", default=[], help="only scenarios whose name contains this")
+    p.add_argument("--markdown")
+    p.add_argument("--json")
+    args = p.parse_args(argv)
+    refs = [r for r in REFERENCES if not args.keys or any(k in r.scenario for k in args.keys)]
+    rows = []
+    for ref in refs:
+        try:
+            rows.append(measure(ref, args.rounds, args.quick))
+        except RunError as e:
+            print(f"{ref.scenario}: failed: {e}", file=sys.stderr)
+            return 1
+    print(text_table(rows))
+    meta = {"date": datetime.date.today().isoformat(), "machine": machine(), "nats_server": nats_server_version(),
+            "rounds": args.rounds, "command": "python -m bench.headroom " + " ".join(argv or sys.argv[1:])}
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write(markdown(rows, meta))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"meta": meta, "rows": rows}, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
