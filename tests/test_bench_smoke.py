@@ -3,7 +3,9 @@ against each selected server (NATSX_TEST_SERVERS, default "natsx,nats-server") a
 positive figure. Speeds are never checked here; they belong in bench/."""
 from __future__ import annotations
 
+import base64
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +17,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.servers import REF, Server, selected_servers  # noqa: E402
 from bench.suite import SCENARIOS, run_scenario  # noqa: E402
+from natsx.bench.client import Conn  # noqa: E402
 
 CORE = [s for s in SCENARIOS if s.core]
 JS = [s for s in SCENARIOS if not s.core]
@@ -102,3 +105,47 @@ def test_headroom_table_runs(tmp_path):
     row = json.loads(js.read_text())["rows"][0]
     assert row[REF]["rate"] > 0 and row[REF]["ceiling"] > 0
     assert "| 1->1 16B | 1.8–1.9M msgs/s |" in md.read_text()
+
+
+def test_dedup_sets_a_message_id_per_message():
+    """js pub --dedup: Nats-Msg-Id <run>-<client>-<number>, as the nats CLI sets it."""
+    with Server(REF, jetstream=True) as srv:
+        r = _bench("js", "pub", "async", "smoke.dd", "--stream", "DD", "--create", "--dedup", "--clients", "2",
+                   "-s", srv.url, "--msgs", "2000", "--no-progress")
+        assert r.returncode == 0, r.stderr
+        assert "deduplication=true" in r.stderr
+        admin = Conn(srv.url)
+        try:
+            assert admin.js_call("STREAM.INFO.DD")["state"]["messages"] == 2000
+            ids = set()
+            for seq in (1, 2000):
+                msg = admin.js_call("STREAM.MSG.GET.DD", {"seq": seq})["message"]
+                hdrs = base64.b64decode(msg["hdrs"]).decode()
+                m = re.search(r"Nats-Msg-Id: ([0-9a-f]+)-([01])-(\d+)\r\n", hdrs)
+                assert m, hdrs
+                ids.add((m.group(2), int(m.group(3))))
+        finally:
+            admin.close()
+    # Client 0 publishes numbers 0..999, client 1 numbers 1000..1999.
+    assert ids <= {("0", n) for n in range(1000)} | {("1", n) for n in range(1000, 2000)}
+    assert len(ids) == 2
+
+
+def test_doubleack_confirms_every_ack():
+    """js consume --doubleack: each ack waits for the server's reply; all 1000 end up acked."""
+    with Server(REF, jetstream=True) as srv:
+        r = _bench("js", "pub", "async", "smoke.da", "--stream", "DA", "--create", "-s", srv.url, "--msgs", "1000",
+                   "--no-progress")
+        assert r.returncode == 0, r.stderr
+        r = _bench("js", "consume", "--stream", "DA", "--doubleack", "--batch", "100", "-s", srv.url,
+                   "--msgs", "1000", "--no-progress")
+        assert r.returncode == 0, r.stderr
+        assert "double-acked=true" in r.stderr
+        assert "durable consumer (callback) stats" in r.stdout
+        admin = Conn(srv.url)
+        try:
+            info = admin.js_call("CONSUMER.INFO.DA.nats-bench")
+        finally:
+            admin.close()
+    assert info["ack_floor"]["stream_seq"] == 1000
+    assert info["num_ack_pending"] == 0

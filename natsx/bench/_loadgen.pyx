@@ -51,6 +51,7 @@ cdef enum:
 HDR_NONE = 0
 HDR_FIXED = 1      # the same header block on every frame
 HDR_BATCH = 2      # JetStream atomic batch headers (Nats-Batch-Id/-Sequence/-Commit)
+HDR_MSGID = 3      # Nats-Msg-Id: <hdr_id><number> (JetStream de-duplication)
 
 DEF CHUNK = 262144           # bytes generated per refill of the write buffer
 DEF RBUF = 1048576           # read buffer
@@ -143,7 +144,8 @@ cdef class Client(Parser):
     cdef public long long in_bytes, out_bytes
     cdef public bint closed
     # Frame template for generated messages (PUB/REQ roles).
-    cdef bytes subj, reply, payload, hdr_fixed, batch_id, pull_subj, pull_reply
+    cdef bytes subj, reply, payload, hdr_fixed, pull_subj, pull_reply, ack_reply
+    cdef bytes hdr_id                     # the batch id (HDR_BATCH) or message id prefix (HDR_MSGID)
     cdef public long long offset          # number of the first message (multisubject token, key)
     cdef public bint suffix               # subject + "." + number
     cdef public int suffix_width          # zero padding of the number
@@ -156,9 +158,16 @@ cdef class Client(Parser):
     cdef public int batch                 # atomic batch size (HDR_BATCH) / pull batch (PULL)
     cdef public bint check_errors         # a reply that is an error counts as a failure
     cdef public bint ack                  # PULL: ack every message
+    cdef public bint double_ack           # PULL: each ack waits for the server's reply (sid 3) before the next
     cdef public bint fetch                # PULL: next pull only once the previous one is drained
     cdef public long long pull_expires_ns
     cdef long long outstanding, pending, batch_pos, rng, req_t0
+    # Double acks: reply subjects of messages that arrived and wait for their turn to be acked,
+    # as 2-byte length + bytes entries in ackq[ackq_head:ackq_tail].
+    cdef char* ackq
+    cdef Py_ssize_t ackq_head, ackq_tail, ackq_cap
+    cdef long long queued
+    cdef bint ack_in_flight
     cdef public long long pace_ns         # PUB with --sleep: one frame per pace_ns (0: full speed)
     cdef long long next_due
     cdef bint flushing
@@ -187,8 +196,8 @@ cdef class Client(Parser):
         self.fd = sock.fileno()
         self.ctl = []
         self.errors = []
-        self.subj = self.reply = self.payload = self.hdr_fixed = self.batch_id = b""
-        self.pull_subj = self.pull_reply = b""
+        self.subj = self.reply = self.payload = self.hdr_fixed = self.hdr_id = b""
+        self.pull_subj = self.pull_reply = self.ack_reply = b""
         self.window = 1
         self.batch = 1
 
@@ -197,6 +206,7 @@ cdef class Client(Parser):
         free(self.rbuf)
         free(self.block)
         free(self.lat)
+        free(self.ackq)
 
     # ---------------------------------------------------------------- setup from Python
 
@@ -205,23 +215,28 @@ cdef class Client(Parser):
         self._append(data, len(data))
 
     def set_template(self, subject: bytes, reply: bytes = b"", payload: bytes = b"",
-                     headers: bytes = b"", int hdr_mode=HDR_NONE, bytes batch_id=b""):
+                     headers: bytes = b"", int hdr_mode=HDR_NONE, bytes hdr_id=b""):
         self.subj = subject
         self.reply = reply
         self.payload = payload
         self.hdr_fixed = headers
         self.hdr_mode = hdr_mode
-        self.batch_id = batch_id
+        self.hdr_id = hdr_id
 
-    def set_pull(self, subject: bytes, reply: bytes):
+    def set_pull(self, subject: bytes, reply: bytes, ack_reply: bytes = b""):
+        """Pull requests go to `subject` with replies to `reply`; double acks ask for their
+        confirmation on `ack_reply` (subscribed with sid 3)."""
         self.pull_subj = subject
         self.pull_reply = reply
+        self.ack_reply = ack_reply
 
     def start(self, int role, long long count):
         """Arm the connection for run(): `count` frames to send (PUB/REQ) or messages to get."""
         self.role = role
         self.received = self.sent = self.completed = self.failures = self.statuses = 0
         self.outstanding = self.pending = self.batch_pos = 0
+        self.queued = self.ackq_head = self.ackq_tail = 0
+        self.ack_in_flight = False
         self.start_ns = self.end_ns = 0
         self.next_due = 0
         self.flushing = False
@@ -285,8 +300,8 @@ cdef class Client(Parser):
         return 0
 
     cdef bint _constant(self):
-        return (not self.suffix and self.rand_mod == 0 and not self.json_seq and self.hdr_mode != HDR_BATCH
-                and self.pace_ns == 0)
+        return (not self.suffix and self.rand_mod == 0 and not self.json_seq and self.pace_ns == 0
+                and (self.hdr_mode == HDR_NONE or self.hdr_mode == HDR_FIXED))
 
     cdef int _build_block(self, long long count) except -1:
         cdef Py_ssize_t start
@@ -343,8 +358,8 @@ cdef class Client(Parser):
             hl = 0
             memcpy(hdr, b"NATS/1.0\r\nNats-Batch-Id: ", 25)
             hl = 25
-            memcpy(hdr + hl, <const char*>self.batch_id, len(self.batch_id))
-            hl += len(self.batch_id)
+            memcpy(hdr + hl, <const char*>self.hdr_id, len(self.hdr_id))
+            hl += len(self.hdr_id)
             memcpy(hdr + hl, b"\r\nNats-Batch-Sequence: ", 23)
             hl += 23
             hl += fmt_uint(hdr + hl, self.batch_pos + 1, 0)
@@ -355,6 +370,16 @@ cdef class Client(Parser):
                 hl += 22
             memcpy(hdr + hl, b"\r\n", 2)
             hl += 2
+        elif self.hdr_mode == HDR_MSGID:
+            if len(self.hdr_id) > 400:
+                raise ValueError("message id prefix too long")
+            memcpy(hdr, b"NATS/1.0\r\nNats-Msg-Id: ", 23)
+            hl = 23
+            memcpy(hdr + hl, <const char*>self.hdr_id, len(self.hdr_id))
+            hl += len(self.hdr_id)
+            hl += fmt_uint(hdr + hl, n, 0)
+            memcpy(hdr + hl, b"\r\n\r\n", 4)
+            hl += 4
         self._reserve(sl + rl + hl + pl + 96)
         p = self.wbuf + self.wlen
         if hl:
@@ -437,7 +462,7 @@ cdef class Client(Parser):
 
     cdef int _generate(self) except -1:
         """Top up wbuf with the frames the role wants to send now."""
-        cdef long long k, group, want
+        cdef long long k, group, want, buffered
         cdef bint last
         if self.role == R_PUB:
             if self.sent < self.todo and self.const_left == 0:
@@ -489,13 +514,16 @@ cdef class Client(Parser):
                 self.sent += 1
             self.outstanding += group
         elif self.role == R_PULL:
-            if self.received + self.pending >= self.target:
+            # Messages that arrived but still wait for their double ack count as buffered, as in
+            # a client whose handler is busy.
+            buffered = self.pending + self.queued
+            if self.received + buffered >= self.target:
                 return 0
             if self.fetch:
-                if self.pending == 0:
+                if buffered == 0:
                     self._emit_pull(min(self.batch, self.target - self.received))
-            elif self.pending * 2 <= self.batch:
-                want = min(self.batch - self.pending, self.target - self.received - self.pending)
+            elif buffered * 2 <= self.batch:
+                want = min(self.batch - buffered, self.target - self.received - buffered)
                 if want > 0:
                     self._emit_pull(want)
         return 0
@@ -622,6 +650,8 @@ cdef class Client(Parser):
                              payload[:payload_len]))
             return PARSE_OK
         cdef int role = self.role
+        if sid_len == 1 and sid[0] == c'3':
+            return self._ack_confirmed()
         if role == R_SUB:
             self.received += 1
             if self.received == 1:
@@ -667,15 +697,80 @@ cdef class Client(Parser):
                             left = self.pending
                         self.pending -= left
                     return PARSE_OK
-            self.received += 1
             if self.pending > 0:
                 self.pending -= 1
-            if self.received == 1:
-                self.start_ns = now_ns()
-            if self.received == self.target:
-                self.end_ns = now_ns()
+            if self.double_ack and reply_len > 0:
+                self._queue_ack(reply, reply_len)
+                return PARSE_OK
+            self._count_pulled()
             if self.ack and reply_len > 0:
                 self._publish_to(reply, reply_len, b" 0\r\n\r\n", 6)   # +ACK: empty body
+        return PARSE_OK
+
+    cdef inline void _count_pulled(self) noexcept:
+        self.received += 1
+        if self.received == 1:
+            self.start_ns = now_ns()
+        if self.received == self.target:
+            self.end_ns = now_ns()
+
+    cdef int _queue_ack(self, const char* reply, Py_ssize_t n) except -1:
+        """A message to double-ack: acked now if no ack is in flight, else when its turn comes."""
+        cdef char* p
+        cdef Py_ssize_t cap
+        if n > 65535:
+            raise ValueError("reply subject too long")
+        self.queued += 1
+        if self.ackq_head == self.ackq_tail:
+            self.ackq_head = self.ackq_tail = 0
+        if self.ackq_tail + n + 2 > self.ackq_cap:
+            if self.ackq_head > 0:
+                memcpy(self.ackq, self.ackq + self.ackq_head, self.ackq_tail - self.ackq_head)
+                self.ackq_tail -= self.ackq_head
+                self.ackq_head = 0
+            if self.ackq_tail + n + 2 > self.ackq_cap:
+                cap = max(self.ackq_cap * 2, self.ackq_tail + n + 2, 4096)
+                p = <char*>realloc(self.ackq, cap)
+                if p == NULL:
+                    raise MemoryError()
+                self.ackq = p
+                self.ackq_cap = cap
+        self.ackq[self.ackq_tail] = <char>(n & 0xff)
+        self.ackq[self.ackq_tail + 1] = <char>(n >> 8)
+        memcpy(self.ackq + self.ackq_tail + 2, reply, n)
+        self.ackq_tail += n + 2
+        if not self.ack_in_flight:
+            self._send_next_ack()
+        return 0
+
+    cdef int _send_next_ack(self) except -1:
+        """PUB <reply> <ack_reply> 0: the oldest waiting message's ack, asking for a confirmation."""
+        cdef Py_ssize_t n, al = len(self.ack_reply)
+        cdef char* p
+        cdef const char* e = self.ackq + self.ackq_head
+        n = (<unsigned char>e[0]) | ((<unsigned char>e[1]) << 8)
+        self._reserve(n + al + 16)
+        p = self.wbuf + self.wlen
+        memcpy(p, b"PUB ", 4)
+        memcpy(p + 4, e + 2, n)
+        p += 4 + n
+        p[0] = c' '
+        memcpy(p + 1, <const char*>self.ack_reply, al)
+        memcpy(p + 1 + al, b" 0\r\n\r\n", 6)
+        self.wlen = (p + 1 + al + 6) - self.wbuf
+        self.ackq_head += n + 2
+        self.ack_in_flight = True
+        return 0
+
+    cdef int _ack_confirmed(self) except -1:
+        """The server confirmed the double ack in flight: that message is done; ack the next."""
+        if not self.ack_in_flight:
+            return PARSE_OK
+        self.ack_in_flight = False
+        self.queued -= 1
+        self._count_pulled()
+        if self.ackq_head < self.ackq_tail:
+            self._send_next_ack()
         return PARSE_OK
 
     cdef int _publish_to(self, const char* reply, Py_ssize_t n, const char* tail, Py_ssize_t tail_len) except -1:

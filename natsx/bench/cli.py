@@ -71,7 +71,8 @@ def _jspubflags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--storage", choices=["memory", "file"], default="file", help="JetStream storage")
     p.add_argument("--replicas", type=int, default=1, help="Number of replicas for the stream")
     p.add_argument("--maxbytes", type=parse_size, default=1 << 30, help="Maximum size of the stream")
-    p.add_argument("--dedup", action="store_true", help="Set a message id header (unsupported)")
+    p.add_argument("--dedup", action="store_true",
+                   help="Sets a message id in the header to use JS Publish de-duplication")
     p.add_argument("--dedupwindow", type=parse_duration, default=120.0, help="Deduplication window")
 
 
@@ -80,7 +81,8 @@ def _consumerflags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch", type=int, default=500, help="Max number of messages buffered in the client")
     p.add_argument("--acks", choices=["explicit", "none", "all"], default="explicit",
                    help="Acknowledgement mode for the consumer")
-    p.add_argument("--doubleack", action="store_true", help="Synchronous acks (unsupported)")
+    p.add_argument("--doubleack", action="store_true",
+                   help="Synchronously acknowledge messages, waiting for a reply from the server")
     p.add_argument("--filter", action="append", default=[], help="Filter the stream by subjects")
 
 
@@ -170,7 +172,7 @@ def options_from(args: argparse.Namespace) -> sc.Options:
     o = sc.Options()
     for name in ("subject", "clients", "msgs", "size", "progress", "multisubject", "multisubjectmax", "sleep",
                  "batch", "acks", "storage", "replicas", "purge", "create", "stream", "consumer", "bucket",
-                 "maxbytes", "history", "randomize", "dedupwindow", "filter", "js_timeout"):
+                 "maxbytes", "history", "randomize", "dedup", "dedupwindow", "doubleack", "filter", "js_timeout"):
         if getattr(args, name, None) is not None:
             setattr(o, name, getattr(args, name))
     o.queue = getattr(args, "queue", "")
@@ -198,10 +200,14 @@ def _banner(t: str, args: argparse.Namespace, o: sc.Options) -> str:
     if t in ("jsconsume", "jsfetch"):
         kv["consumer"] = o.consumer
         kv["acks"] = o.acks
+        kv["double-acked"] = str(o.doubleack).lower()
     if t.startswith("kv"):
         kv["bucket"] = o.bucket
     if o.create:
         kv.update({"storage": o.storage, "replicas": str(o.replicas), "max-bytes": comma(o.maxbytes)})
+        if not t.startswith("kv"):
+            kv.update({"deduplication": str(o.dedup).lower(),
+                       "dedup-window": go_duration_string(int(round(o.dedupwindow * 1e9)))})
     if t not in ("sub",):
         kv["sleep"] = go_duration_string(int(round(o.sleep * 1e9)))
     body = ", ".join(f"{k}={v}" for k, v in sorted(kv.items()))
@@ -212,7 +218,8 @@ def result_json(bm: Benchmark, cpu_s: float) -> dict:
     """The suite's result: aggregates, latency percentiles, and the CPU seconds this process spent
     on the run (what tells whether the generator or the server was the limit)."""
     lat = bm.latencies()
-    return {"type": bm.bench_type, "cpu_s": cpu_s, "clients": len(bm.samples), "msgs": sum(s.job_msgs for s in bm.samples),
+    return {"type": bm.bench_type, "cpu_s": cpu_s, "clients": len(bm.samples),
+            "msgs": sum(s.job_msgs for s in bm.samples),
             "rate": bm.rate(), "throughput": bm.throughput(),
             "client_rates": [s.rate() for s in bm.samples],
             "p50_us": pct_lat(lat, 50) if lat else None, "p90_us": pct_lat(lat, 90) if lat else None,
@@ -251,10 +258,6 @@ def run_bench(args: argparse.Namespace) -> int:
     if o.sleep and t != "pub":
         print("natsx: error: --sleep is supported for `pub` only", file=sys.stderr)
         return 1
-    for flag in ("dedup", "doubleack"):
-        if getattr(args, flag, False):
-            print(f"natsx: error: --{flag} is not supported by natsx bench yet", file=sys.stderr)
-            return 1
     log(_banner(t, args, o))
     cpu0 = time.process_time()
     try:

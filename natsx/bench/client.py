@@ -18,6 +18,7 @@ from natsx.bench._loadgen import ROLE_NONE, Client, run
 DEFAULT_URL = "nats://127.0.0.1:4222"
 CTL_SID = b"1"
 DATA_SID = b"2"
+ACK_SID = b"3"
 
 
 class BenchError(Exception):
@@ -124,6 +125,12 @@ class Conn:
         """An inbox subject for replies counted by the hot loop (sid 2)."""
         subject = f"{self.inbox}.d"
         self.subscribe_data(subject)
+        return subject
+
+    def ack_inbox(self) -> str:
+        """An inbox for the server's confirmations of double acks (sid 3)."""
+        subject = f"{self.inbox}.a"
+        self.c.write(f"SUB {subject} ".encode() + ACK_SID + b"\r\n")
         return subject
 
     def close(self) -> None:

@@ -38,7 +38,9 @@ class Options:
     maxbytes: int = 1 << 30
     history: int = 1
     randomize: int = 0
+    dedup: bool = False            # js pub: a Nats-Msg-Id header on every message
     dedupwindow: float = 120.0
+    doubleack: bool = False        # js consume/fetch: every ack waits for the server's confirmation
     filter: list = field(default_factory=list)
     js_timeout: float = 30.0
     request_timeout: float = 5.0
@@ -262,17 +264,22 @@ def js_pub(o: Options, mode: str) -> Benchmark:
         admin.close()
     counts = msgs_per_client(o.msgs, o.clients)
     conns = connect(o.url, o.clients)
-    run_id = secrets.token_hex(6)
+    # As the nats CLI: the run's id is its start in ms (hex); message ids are <run>-<client>-<number>.
+    run_id = format(int(time.time() * 1000), "x")
 
     def setup(conn: Conn, i: int, off: int) -> None:
         log(f"[{i + 1}] Starting {LABELS[bench_type]}, publishing {comma(counts[i])} messages")
         c = conn.c
         if mode == "batch":
             c.set_template(o.subject.encode(), conn.data_inbox().encode(), _payload(o),
-                           hdr_mode=lg.HDR_BATCH, batch_id=f"{run_id}-{i}".encode())
+                           hdr_mode=lg.HDR_BATCH, hdr_id=f"{run_id}-{i}".encode())
             c.batch = o.batch
         else:
-            c.set_template(o.subject.encode(), conn.data_inbox().encode(), _payload(o))
+            if o.dedup:
+                c.set_template(o.subject.encode(), conn.data_inbox().encode(), _payload(o),
+                               hdr_mode=lg.HDR_MSGID, hdr_id=f"{run_id}-{i}-".encode())
+            else:
+                c.set_template(o.subject.encode(), conn.data_inbox().encode(), _payload(o))
             c.window = 1 if mode == "sync" else o.batch
             c.lockstep = mode == "async"
         _apply_subject(c, o, o.subject)
@@ -327,10 +334,12 @@ def js_consume(o: Options, kind: str) -> Benchmark:
             else:
                 conn.js_call(f"CONSUMER.INFO.{o.stream}.{name}")
             c = conn.c
-            c.set_pull(f"$JS.API.CONSUMER.MSG.NEXT.{o.stream}.{name}".encode(), conn.data_inbox().encode())
+            c.ack = kind != "ordered" and o.acks != "none"
+            c.double_ack = c.ack and o.doubleack
+            c.set_pull(f"$JS.API.CONSUMER.MSG.NEXT.{o.stream}.{name}".encode(), conn.data_inbox().encode(),
+                       conn.ack_inbox().encode() if c.double_ack else b"")
             c.batch = o.batch
             c.pull_expires_ns = _ns(o.js_timeout)
-            c.ack = kind != "ordered" and o.acks != "none"
             c.fetch = kind == "fetch"
             conn.flush()
             c.start(lg.ROLE_PULL, n)
