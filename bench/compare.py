@@ -105,23 +105,30 @@ def table_rows(rows: list[dict]) -> list[list[str]]:
 HEAD = ["scenario", "natsx msgs/s", "nats-server msgs/s", "natsx / nats-server (spread)"]
 
 
+def text_grid(head: list[str], body: list[list[str]]) -> str:
+    """Columns padded to their widest cell, a dashed line under the head."""
+    body = [head] + body
+    widths = [max(len(r[i]) for r in body) for i in range(len(head))]
+    lines = ["  ".join(c.ljust(widths[i]) for i, c in enumerate(r)).rstrip() for r in body]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def markdown_grid(head: list[str], body: list[list[str]], meta: dict, how: str) -> str:
+    """A Markdown table under a line saying when, where and with which command it was measured."""
+    out = [f"Measured {meta['date']} on {meta['machine']}; nats-server {meta['nats_server']}.",
+           f"Command: `{meta['command']}` ({how}, fresh server per run).", "",
+           "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    out += ["| " + " | ".join(r) + " |" for r in body]
+    return "\n".join(out) + "\n"
+
+
 def text_table(rows: list[dict]) -> str:
-    body = [HEAD] + table_rows(rows)
-    widths = [max(len(r[i]) for r in body) for i in range(len(HEAD))]
-    out = []
-    for j, r in enumerate(body):
-        out.append("  ".join(c.ljust(widths[i]) for i, c in enumerate(r)).rstrip())
-        if j == 0:
-            out.append("  ".join("-" * w for w in widths))
-    return "\n".join(out)
+    return text_grid(HEAD, table_rows(rows))
 
 
 def markdown(rows: list[dict], meta: dict) -> str:
-    out = [f"Measured {meta['date']} on {meta['machine']}; nats-server {meta['nats_server']}.",
-           f"Command: `{meta['command']}` ({meta['rounds']} interleaved rounds, fresh server per run).", "",
-           "| " + " | ".join(HEAD) + " |", "|" + "---|" * len(HEAD)]
-    out += ["| " + " | ".join(r) + " |" for r in table_rows(rows)]
-    return "\n".join(out) + "\n"
+    return markdown_grid(HEAD, table_rows(rows), meta, f"{meta['rounds']} interleaved rounds")
 
 
 def to_csv(rows: list[dict]) -> str:

@@ -21,7 +21,7 @@ import sys
 from dataclasses import dataclass
 from typing import Optional
 
-from bench.compare import machine, nats_server_version
+from bench.compare import machine, markdown_grid, nats_server_version, text_grid
 from bench.servers import NATSX, REF
 from bench.suite import BY_NAME, RunError, Scenario, run_on_fresh_server
 
@@ -101,22 +101,6 @@ HEAD = ["scenario", "nats CLI → nats-server (issue)", "natsx bench → nats-se
         "natsx bench → natsx", "natsx bench ceiling (msgs per CPU s)"]
 
 
-def text_table(rows: list[dict]) -> str:
-    body = [HEAD] + table_rows(rows)
-    widths = [max(len(r[i]) for r in body) for i in range(len(HEAD))]
-    lines = ["  ".join(c.ljust(widths[i]) for i, c in enumerate(r)).rstrip() for r in body]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
-def markdown(rows: list[dict], meta: dict) -> str:
-    out = [f"Measured {meta['date']} on {meta['machine']}; nats-server {meta['nats_server']}.",
-           f"Command: `{meta['command']}` (medians of {meta['rounds']} rounds, fresh server per run).", "",
-           "| " + " | ".join(HEAD) + " |", "|" + "---|" * len(HEAD)]
-    out += ["| " + " | ".join(r) + " |" for r in table_rows(rows)]
-    return "\n".join(out) + "\n"
-
-
 def main(argv: Optional[list] = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.headroom", description=__doc__.splitlines()[0])
     p.add_argument("--rounds", type=int, default=3)
@@ -133,12 +117,12 @@ def main(argv: Optional[list] = None) -> int:
         except RunError as e:
             print(f"{ref.scenario}: failed: {e}", file=sys.stderr)
             return 1
-    print(text_table(rows))
+    print(text_grid(HEAD, table_rows(rows)))
     meta = {"date": datetime.date.today().isoformat(), "machine": machine(), "nats_server": nats_server_version(),
             "rounds": args.rounds, "command": "python -m bench.headroom " + " ".join(argv or sys.argv[1:])}
     if args.markdown:
         with open(args.markdown, "w") as f:
-            f.write(markdown(rows, meta))
+            f.write(markdown_grid(HEAD, table_rows(rows), meta, f"medians of {args.rounds} rounds"))
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"meta": meta, "rows": rows}, f, indent=1)
