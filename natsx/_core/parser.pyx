@@ -63,6 +63,12 @@ cdef inline bint blank(char c) noexcept nogil:
     return c == c' ' or c == c'\t'
 
 
+# The characters that end an argument (blanks and line ends): one table lookup per byte.
+cdef unsigned char[256] ARG_END
+ARG_END[<unsigned char>c' '] = ARG_END[<unsigned char>c'\t'] = 1
+ARG_END[<unsigned char>c'\r'] = ARG_END[<unsigned char>c'\n'] = 1
+
+
 cdef long long parse_size(const char* s, Py_ssize_t n) noexcept nogil:
     cdef long long v = 0
     cdef Py_ssize_t i
@@ -107,22 +113,36 @@ cdef int match_op(const char* line, Py_ssize_t n, bint client_side, bint complet
 
 cdef int split_args(const char* s, Py_ssize_t n, Py_ssize_t* offs, Py_ssize_t* lens) noexcept nogil:
     """Split on blanks into at most MAX_ARGS tokens; returns the count (MAX_ARGS+1 if more)."""
+    cdef const unsigned char* u = <const unsigned char*>s
     cdef int count = 0
     cdef Py_ssize_t i = 0, start
-    while i < n:
-        while i < n and (blank(s[i]) or s[i] == c'\r' or s[i] == c'\n'):
+    while True:
+        while i < n and ARG_END[u[i]]:
             i += 1
         if i >= n:
-            break
+            return count
         start = i
-        while i < n and not (blank(s[i]) or s[i] == c'\r' or s[i] == c'\n'):
+        i += 1
+        while i < n and not ARG_END[u[i]]:
             i += 1
         if count == MAX_ARGS:
             return MAX_ARGS + 1
         offs[count] = start
         lens[count] = i - start
         count += 1
-    return count
+
+
+cdef inline int quick_op(const char* line, Py_ssize_t n, bint client_side) noexcept nogil:
+    """PUB (server side) or MSG (client side) and a blank, the start of nearly every line: their
+    index in OPS without going through match_op; -1 for anything else."""
+    if n < 4 or not blank(line[3]):
+        return -1
+    if client_side:
+        if lower(line[0]) == c'm' and lower(line[1]) == c's' and lower(line[2]) == c'g':
+            return 10       # OPS[10]: MSG
+    elif lower(line[0]) == c'p' and lower(line[1]) == c'u' and lower(line[2]) == c'b':
+        return 0            # OPS[0]: PUB
+    return -1
 
 
 cdef str quoted_error(str what, bytes arg):
@@ -251,7 +271,9 @@ cdef class Parser:
             return self._fail(PE_MAX_CONTROL_LINE, "")
         if self.trace:
             self.on_trace(line, n - 1 if n > 0 and line[n - 1] == c'\r' else n, False)
-        k = match_op(line, n, self.client_side, True)
+        k = quick_op(line, n, self.client_side)
+        if k < 0:
+            k = match_op(line, n, self.client_side, True)
         if k < 0:
             return self._fail(PE_UNKNOWN_OP, "")
         op = &OPS[k]
