@@ -10,20 +10,72 @@ the CPU seconds the measured `natsx bench` process spent: messages / CPU seconds
 one core of the generator sustains, its ceiling. When that ceiling and the natsx-side figure
 are well above the reference while the nats-server figure is below it, the server (or the
 machine) is the limit, not the generator.
+
+With --go, each round also runs nats.go (the library the nats CLI is built on) doing the same
+against a fresh nats-server (bench/go_reference, built offline with Debian's nats.go), and the
+table gets the per-round ratio natsx bench / nats.go: on these noisy machines the interleaved
+ratio, not an absolute figure from another day, says whether natsx bench drives nats-server
+as hard as a nats.go client does.
 """
 from __future__ import annotations
 
 import argparse
 import datetime
 import json
+import re
 import statistics
+import subprocess
 import sys
-from dataclasses import dataclass
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Optional
 
 from bench.compare import machine, markdown_grid, nats_server_version, text_grid
-from bench.servers import NATSX, REF
+from bench.gobuild import build_go_program
+from bench.servers import NATSX, REF, ROOT, Server
 from bench.suite import BY_NAME, RunError, Scenario, run_on_fresh_server
+
+GO = "nats.go"
+
+
+@dataclass
+class GoRun:
+    """The same load from bench/go_reference/<program>/main.go: each step's arguments in turn,
+    the figure read from the last step's output."""
+    program: str
+    steps: list
+    pattern: str
+
+
+class GoGenerator:
+    """nats.go's reference programs, built on first use into a temporary directory."""
+
+    def __init__(self) -> None:
+        self._tmp = tempfile.TemporaryDirectory(prefix="natsx-gobench-")
+        self._exes: dict[str, Path] = {}
+
+    def exe(self, program: str) -> Path:
+        if program not in self._exes:
+            src = ROOT / "bench" / "go_reference" / program / "main.go"
+            self._exes[program] = build_go_program(src, Path(self._tmp.name), f"natsxbench{program}")
+        return self._exes[program]
+
+    def run(self, go: GoRun, url: str, msgs: int) -> float:
+        out = ""
+        for args in go.steps:
+            r = subprocess.run([str(self.exe(go.program)), "-s", url, "-n", str(msgs), *args],
+                               capture_output=True, text=True, timeout=600)
+            if r.returncode != 0:
+                raise RunError(f"nats.go {go.program} {' '.join(args)}: {r.stderr.strip()[-300:]}")
+            out = r.stdout
+        m = re.search(go.pattern, out)
+        if not m:
+            raise RunError(f"nats.go {go.program}: no figure in {out[-300:]!r}")
+        return float(m.group(1).replace(",", ""))
+
+    def close(self) -> None:
+        self._tmp.cleanup()
 
 
 @dataclass
@@ -32,14 +84,21 @@ class Reference:
     rate: Optional[int]                # the nats CLI's figure (low end), msgs/s; None: latency only
     text: str                          # the figure as the issue states it
     p50_us: Optional[float] = None     # latency reference (high end), µs
+    go: Optional[GoRun] = field(default=None)   # the same load from nats.go (--go)
 
 
+_PUB = r"Pub stats: ([\d,]+) msgs/sec"
+_SUB = r"(?m)^ Sub stats: ([\d,]+) msgs/sec"     # not the "Pub/Sub stats" line (their sum)
 REFERENCES = [
-    Reference("publish 16B", 5_200_000, "5.2M msgs/s"),
-    Reference("1->1 16B", 1_800_000, "1.8–1.9M msgs/s"),
-    Reference("1->5 fan-out 16B", 3_500_000, "3.5–3.9M msgs/s delivered"),
-    Reference("JS publish async file", 200_000, "~200k msgs/s"),
-    Reference("JS durable consume", 200_000, "~200k msgs/s"),
+    Reference("publish 16B", 5_200_000, "5.2M msgs/s", go=GoRun("core", [["-np", "1", "-ns", "0"]], _PUB)),
+    Reference("1->1 16B", 1_800_000, "1.8–1.9M msgs/s", go=GoRun("core", [["-np", "1", "-ns", "1"]], _SUB)),
+    Reference("1->5 fan-out 16B", 3_500_000, "3.5–3.9M msgs/s delivered",
+              go=GoRun("core", [["-np", "1", "-ns", "5"]], _SUB)),
+    Reference("JS publish async file", 200_000, "~200k msgs/s",
+              go=GoRun("jetstream", [["-mode", "pub"]], r"go js async publish: (\d+) msgs/s")),
+    # nats.go 1.22 (Debian) has no Consume(): its durable consumer is fetch + ack.
+    Reference("JS durable consume", 200_000, "~200k msgs/s",
+              go=GoRun("jetstream", [["-mode", "pub"], ["-mode", "consume"]], r"fetch\+ack: (\d+) msgs/s")),
     Reference("request/reply 1 client", None, "p50 100–130 µs", p50_us=130.0),
 ]
 
@@ -55,11 +114,14 @@ def _median(xs: list) -> Optional[float]:
     return statistics.median(xs) if xs else None
 
 
-def measure(ref: Reference, rounds: int, quick: bool = False, echo=print) -> dict:
-    """Run the reference scenario `rounds` times on nats-server and, where it can, on natsx."""
+def measure(ref: Reference, rounds: int, quick: bool = False, echo=print,
+            go: Optional[GoGenerator] = None) -> dict:
+    """Run the reference scenario `rounds` times on nats-server and, where it can, on natsx
+    (and with `go`, the same load from nats.go on nats-server)."""
     sc: Scenario = BY_NAME[ref.scenario]
     kinds = [REF] if sc.jetstream else [REF, NATSX]
     runs: dict[str, list] = {k: [] for k in kinds}
+    go_rates: list[float] = []
     for r in range(rounds):
         for kind in kinds:
             res = run_on_fresh_server(sc, kind, quick)
@@ -67,6 +129,10 @@ def measure(ref: Reference, rounds: int, quick: bool = False, echo=print) -> dic
             p50 = f", p50 {res['p50_us']:.0f} µs" if res.get("p50_us") else ""
             echo(f"  {sc.name} round {r + 1} {kind}: {res['rate']:,} msgs/s{p50}, "
                  f"generator {res['cpu_s']:.2f} CPU s for {res['msgs']:,} msgs")
+        if go and ref.go:
+            with Server(REF, jetstream=sc.jetstream) as srv:
+                go_rates.append(go.run(ref.go, srv.url, sc.quick_msgs if quick else sc.msgs))
+            echo(f"  {sc.name} round {r + 1} {GO} on {REF}: {go_rates[-1]:,.0f} msgs/s")
     row: dict = {"scenario": ref.scenario, "reference": ref.text, "reference_rate": ref.rate,
                  "reference_p50_us": ref.p50_us}
     for kind in kinds:
@@ -75,6 +141,10 @@ def measure(ref: Reference, rounds: int, quick: bool = False, echo=print) -> dic
         row[kind] = {"rate": _median([x["rate"] for x in res]), "best": max(x["rate"] for x in res),
                      "p50_us": _median(p50s), "best_p50_us": min(p50s) if p50s else None,
                      "ceiling": _median([ceiling(x) for x in res]), "rounds": len(res)}
+    if go_rates:
+        ratios = [x["rate"] / g for x, g in zip(runs[REF], go_rates)]
+        row[GO] = {"rate": _median(go_rates), "best": max(go_rates), "ratio": _median(ratios),
+                   "ratio_min": min(ratios), "ratio_max": max(ratios)}
     return row
 
 
@@ -85,24 +155,34 @@ def _m(v: Optional[float]) -> str:
 
 
 def table_rows(rows: list[dict]) -> list[list[str]]:
+    with_go = any(GO in r for r in rows)
     out = []
     for r in rows:
-        ref, nx = r.get(REF) or {}, r.get(NATSX)
+        ref, nx, go = r.get(REF) or {}, r.get(NATSX), r.get(GO)
         if r["reference_rate"]:
             share = (f"{ref['rate'] / r['reference_rate']:.0%} / {ref['best'] / r['reference_rate']:.0%}"
                      if ref.get("rate") else "n/a")
-            out.append([r["scenario"], r["reference"], f"{_m(ref.get('rate'))} / {_m(ref.get('best'))}", share,
-                        _m(nx["rate"]) if nx else "no JetStream yet", _m(ref.get("ceiling"))])
+            row = [r["scenario"], r["reference"], f"{_m(ref.get('rate'))} / {_m(ref.get('best'))}", share,
+                   _m(nx["rate"]) if nx else "no JetStream yet", _m(ref.get("ceiling"))]
         else:
             lat = f"p50 {ref['p50_us']:.0f} / {ref['best_p50_us']:.0f} µs" if ref.get("p50_us") else "n/a"
             nlat = f"p50 {nx['p50_us']:.0f} µs" if nx and nx.get("p50_us") else "n/a"
-            out.append([r["scenario"], r["reference"], lat, "", nlat, ""])
+            row = [r["scenario"], r["reference"], lat, "", nlat, ""]
+        if with_go:
+            row += ([f"{_m(go['rate'])} / {_m(go['best'])}",
+                     f"{go['ratio']:.2f}× ({go['ratio_min']:.2f}–{go['ratio_max']:.2f})"] if go else ["", ""])
+        out.append(row)
     return out
 
 
 HEAD = ["scenario", "nats CLI → nats-server (issue)", "natsx bench → nats-server (median / best)",
         "of the figure (median / best)",
         "natsx bench → natsx", "natsx bench ceiling (msgs per CPU s)"]
+GO_HEAD = ["nats.go → nats-server (median / best)", "natsx bench / nats.go (spread)"]
+
+
+def head(rows: list[dict]) -> list[str]:
+    return HEAD + GO_HEAD if any(GO in r for r in rows) else HEAD
 
 
 def main(argv: Optional[list] = None) -> int:
@@ -112,21 +192,26 @@ def main(argv: Optional[list] = None) -> int:
     p.add_argument("-k", dest="keys", action="append", default=[], help="only scenarios whose name contains this")
     p.add_argument("--markdown")
     p.add_argument("--json")
+    p.add_argument("--go", action="store_true", help="also run nats.go's reference programs, interleaved")
     args = p.parse_args(argv)
     refs = [r for r in REFERENCES if not args.keys or any(k in r.scenario for k in args.keys)]
     rows = []
-    for ref in refs:
-        try:
-            rows.append(measure(ref, args.rounds, args.quick))
-        except RunError as e:
-            print(f"{ref.scenario}: failed: {e}", file=sys.stderr)
-            return 1
-    print(text_grid(HEAD, table_rows(rows)))
+    go = GoGenerator() if args.go else None
+    try:
+        for ref in refs:
+            rows.append(measure(ref, args.rounds, args.quick, go=go))
+    except (RunError, RuntimeError, subprocess.CalledProcessError) as e:
+        print(f"failed: {e}", file=sys.stderr)
+        return 1
+    finally:
+        if go:
+            go.close()
+    print(text_grid(head(rows), table_rows(rows)))
     meta = {"date": datetime.date.today().isoformat(), "machine": machine(), "nats_server": nats_server_version(),
             "rounds": args.rounds, "command": "python -m bench.headroom " + " ".join(argv or sys.argv[1:])}
     if args.markdown:
         with open(args.markdown, "w") as f:
-            f.write(markdown_grid(HEAD, table_rows(rows), meta, f"medians of {args.rounds} rounds"))
+            f.write(markdown_grid(head(rows), table_rows(rows), meta, f"medians of {args.rounds} rounds"))
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"meta": meta, "rows": rows}, f, indent=1)

@@ -5,15 +5,17 @@ ci/test.sh installs; the checks are tests/clients/c/check.c and tests/clients/go
 """
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.gobuild import build_go_program  # noqa: E402
+
 CLIENTS = Path(__file__).parent / "clients"
-GOCODE = "/usr/share/gocode"
 
 
 @pytest.fixture(scope="session")
@@ -28,19 +30,7 @@ def nats_c_check(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def nats_go_check(tmp_path_factory) -> Path:
-    go = shutil.which("go")
-    assert go and Path(GOCODE, "src/github.com/nats-io/nats.go").exists(), \
-        "nats.go is needed: apt-get install golang-go golang-github-nats-io-go-nats-dev (ci/test.sh does)"
-    gopath = tmp_path_factory.mktemp("gopath")
-    pkg = gopath / "src" / "natsxcheck"
-    pkg.mkdir(parents=True)
-    shutil.copy(CLIENTS / "go" / "check.go", pkg / "check.go")
-    exe = gopath / "check"
-    # Debian's Go libraries live in a GOPATH tree: build offline, without modules.
-    env = dict(os.environ, GO111MODULE="off", GOPATH=f"{gopath}:{GOCODE}", GOCACHE=str(gopath / "cache"),
-               GOFLAGS="")
-    subprocess.run([go, "build", "-o", str(exe), "natsxcheck"], cwd=gopath, env=env, check=True, timeout=600)
-    return exe
+    return build_go_program(CLIENTS / "go" / "check.go", tmp_path_factory.mktemp("gopath"), "natsxcheck")
 
 
 @pytest.mark.parametrize("client", ["c", "go"])
