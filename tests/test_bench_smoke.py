@@ -95,15 +95,16 @@ def test_sleep_paces_publishing():
 
 
 def test_headroom_table_runs(tmp_path):
-    """`python -m bench.headroom` (quick, one scenario) prints its table and writes its files."""
+    """`python -m bench.headroom --go` (quick, one scenario) prints its table and writes its files."""
     md, js = tmp_path / "h.md", tmp_path / "h.json"
-    r = subprocess.run([sys.executable, "-m", "bench.headroom", "--quick", "--rounds", "1", "-k", "1->1",
+    r = subprocess.run([sys.executable, "-m", "bench.headroom", "--quick", "--rounds", "1", "-k", "1->1", "--go",
                         "--markdown", str(md), "--json", str(js)], capture_output=True, text=True, cwd=str(ROOT),
-                       timeout=180)
+                       timeout=600)
     assert r.returncode == 0, r.stderr + r.stdout
     assert "1->1 16B" in r.stdout and "1.8–1.9M msgs/s" in r.stdout
     row = json.loads(js.read_text())["rows"][0]
     assert row[REF]["rate"] > 0 and row[REF]["ceiling"] > 0
+    assert row["nats.go"]["rate"] > 0 and row["nats.go"]["ratio"] > 0
     assert "| 1->1 16B | 1.8–1.9M msgs/s |" in md.read_text()
 
 
