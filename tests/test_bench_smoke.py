@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.servers import REF, Server, selected_servers  # noqa: E402
+from conftest import RawClient  # noqa: E402
 from bench.suite import SCENARIOS, run_scenario  # noqa: E402
 from natsx.bench.client import Conn  # noqa: E402
 
@@ -150,3 +151,50 @@ def test_doubleack_confirms_every_ack():
             admin.close()
     assert info["ack_floor"]["stream_seq"] == 1000
     assert info["num_ack_pending"] == 0
+
+
+def test_payload_file_and_headers_reach_subscribers(tmp_path):
+    """pub --payload FILE -H K:V: every message carries the file's bytes and the headers (HPUB)."""
+    payload = tmp_path / "payload.bin"
+    payload.write_bytes(b"hello from a file")
+    with Server(REF, jetstream=False) as srv:
+        sub = RawClient("127.0.0.1", srv.port)
+        sub.send(b'CONNECT {"verbose":false,"headers":true}\r\nSUB smoke.hdr 1\r\n')
+        sub.sync()
+        r = _bench("pub", "smoke.hdr", "-s", srv.url, "--msgs", "3", "--payload", str(payload),
+                   "-H", "X-A: 1", "--header", "B:two", "--no-progress")
+        assert r.returncode == 0, r.stderr
+        frames = sub.read_until(lambda b: b.count(b"HMSG ") == 3 and b.endswith(b"hello from a file\r\n"))
+    hdr = b"NATS/1.0\r\nX-A: 1\r\nB: two\r\n\r\n"
+    body = b"hello from a file"
+    expect = b"HMSG smoke.hdr 1 %d %d\r\n%s%s\r\n" % (len(hdr), len(hdr) + len(body), hdr, body)
+    assert frames == expect * 3
+
+
+def test_header_without_colon_is_refused():
+    with Server(REF, jetstream=False) as srv:
+        r = _bench("pub", "x", "-s", srv.url, "--msgs", "1", "-H", "nocolon", "--no-progress")
+    assert r.returncode == 1 and "invalid header 'nocolon'" in r.stderr
+
+
+def test_batched_direct_get_reads_the_stream():
+    """js get batch: batches of --batch from sequence 1, each client its share, until --msgs."""
+    with Server(REF, jetstream=True) as srv:
+        admin = Conn(srv.url)
+        try:
+            admin.js_call("STREAM.CREATE.GB", {"name": "GB", "subjects": ["smoke.gb"], "allow_direct": True})
+            admin.js_call("STREAM.CREATE.ND", {"name": "ND", "subjects": ["smoke.nd"]})
+        finally:
+            admin.close()
+        r = _bench("js", "pub", "async", "smoke.gb", "--stream", "GB", "-s", srv.url, "--msgs", "2500",
+                   "--no-progress")
+        assert r.returncode == 0, r.stderr
+        r = _bench("js", "get", "batch", "--stream", "GB", "--batch", "1000", "--clients", "2", "-s", srv.url,
+                   "--msgs", "2500", "--no-progress")
+        assert r.returncode == 0, r.stderr
+        assert "batch=1,000" in r.stderr and "filter=>" in r.stderr
+        assert "JetStream batched direct getter aggregated stats" in r.stdout
+        assert "(1,250 msgs)" in r.stdout
+        assert "WARNING" not in r.stderr        # 1000 + 250 per client: every batch full
+        r = _bench("js", "get", "batch", "--stream", "ND", "-s", srv.url, "--msgs", "10", "--no-progress")
+    assert r.returncode == 1 and "stream 'ND' does not allow direct gets" in r.stderr

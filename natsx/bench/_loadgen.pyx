@@ -38,6 +38,7 @@ ROLE_SUB = 2       # count deliveries until `target`
 ROLE_REQ = 3       # request/reply: `window` outstanding, each reply counted and timed
 ROLE_SERVE = 4     # answer every request with "ok" (runs until the deadline or an interrupt)
 ROLE_PULL = 5      # JetStream pull consumer: pull, count, ack
+ROLE_BATCHGET = 6  # batched direct gets: one request for `batch` messages at a time, until its EOB
 
 cdef enum:
     R_NONE = 0
@@ -46,15 +47,15 @@ cdef enum:
     R_REQ = 3
     R_SERVE = 4
     R_PULL = 5
+    R_BATCHGET = 6
 
-# Header modes of generated frames.
+# Header modes of generated frames (besides the user's fixed header lines).
 HDR_NONE = 0
-HDR_FIXED = 1      # the same header block on every frame
 HDR_BATCH = 2      # JetStream atomic batch headers (Nats-Batch-Id/-Sequence/-Commit)
-HDR_MSGID = 3      # Nats-Msg-Id: <hdr_id><number> (JetStream de-duplication)
 
 DEF CHUNK = 262144           # bytes generated per refill of the write buffer
 DEF RBUF = 1048576           # read buffer
+DEF HDR_MAX = 4096           # a generated header block
 
 
 cdef inline long long now_ns() noexcept nogil:
@@ -144,8 +145,10 @@ cdef class Client(Parser):
     cdef public long long in_bytes, out_bytes
     cdef public bint closed
     # Frame template for generated messages (PUB/REQ roles).
-    cdef bytes subj, reply, payload, hdr_fixed, pull_subj, pull_reply, ack_reply
-    cdef bytes hdr_id                     # the batch id (HDR_BATCH) or message id prefix (HDR_MSGID)
+    cdef bytes subj, reply, payload, pull_subj, pull_reply, ack_reply
+    cdef bytes hdr_lines                  # "K: V\r\n" lines on every frame (--header)
+    cdef bytes batch_id                   # Nats-Batch-Id (HDR_BATCH)
+    cdef bytes msg_id                     # Nats-Msg-Id prefix, the frame's number follows (--dedup)
     cdef public long long offset          # number of the first message (multisubject token, key)
     cdef public bint suffix               # subject + "." + number
     cdef public int suffix_width          # zero padding of the number
@@ -161,6 +164,10 @@ cdef class Client(Parser):
     cdef public bint double_ack           # PULL: each ack waits for the server's reply (sid 3) before the next
     cdef public bint fetch                # PULL: next pull only once the previous one is drained
     cdef public long long pull_expires_ns
+    cdef public bytes get_filter          # BATCHGET: next_by_subj
+    cdef public long long next_seq        # BATCHGET: where the next batch starts
+    cdef public long long short_batches   # BATCHGET: batches that ended before `batch` messages
+    cdef long long asked, in_batch
     cdef long long outstanding, pending, batch_pos, rng, req_t0
     # Double acks: reply subjects of messages that arrived and wait for their turn to be acked,
     # as 2-byte length + bytes entries in ackq[ackq_head:ackq_tail].
@@ -196,8 +203,9 @@ cdef class Client(Parser):
         self.fd = sock.fileno()
         self.ctl = []
         self.errors = []
-        self.subj = self.reply = self.payload = self.hdr_fixed = self.hdr_id = b""
+        self.subj = self.reply = self.payload = self.hdr_lines = self.batch_id = self.msg_id = b""
         self.pull_subj = self.pull_reply = self.ack_reply = b""
+        self.get_filter = b">"
         self.window = 1
         self.batch = 1
 
@@ -215,13 +223,17 @@ cdef class Client(Parser):
         self._append(data, len(data))
 
     def set_template(self, subject: bytes, reply: bytes = b"", payload: bytes = b"",
-                     headers: bytes = b"", int hdr_mode=HDR_NONE, bytes hdr_id=b""):
+                     bytes headers=b"", int hdr_mode=HDR_NONE, bytes batch_id=b"", bytes msg_id=b""):
+        """What generated frames carry; `headers` are "K: V\r\n" lines for every frame."""
+        if len(headers) + len(batch_id) + len(msg_id) + 128 > HDR_MAX:
+            raise ValueError("headers too long")
         self.subj = subject
         self.reply = reply
         self.payload = payload
-        self.hdr_fixed = headers
+        self.hdr_lines = headers
         self.hdr_mode = hdr_mode
-        self.hdr_id = hdr_id
+        self.batch_id = batch_id
+        self.msg_id = msg_id
 
     def set_pull(self, subject: bytes, reply: bytes, ack_reply: bytes = b""):
         """Pull requests go to `subject` with replies to `reply`; double acks ask for their
@@ -241,11 +253,17 @@ cdef class Client(Parser):
         self.next_due = 0
         self.flushing = False
         self.todo = count if role in (R_PUB, R_REQ) else 0
-        self.target = count if role in (R_SUB, R_PULL) else 0
+        self.target = count if role in (R_SUB, R_PULL, R_BATCHGET) else 0
         self.nlat = 0
         free(self.lat)
         self.lat = NULL
         self.lat_cap = 0
+        self.short_batches = self.asked = self.in_batch = 0
+        if role == R_BATCHGET:
+            self.lat_cap = count // max(self.batch, 1) + 2
+            self.lat = <unsigned long long*>malloc(self.lat_cap * sizeof(unsigned long long))
+            if self.lat == NULL:
+                raise MemoryError()
         if role == R_REQ and (self.window == 1 or self.hdr_mode == HDR_BATCH):
             self.lat_cap = count
             self.lat = <unsigned long long*>malloc(max(count, 1) * sizeof(unsigned long long))
@@ -301,7 +319,7 @@ cdef class Client(Parser):
 
     cdef bint _constant(self):
         return (not self.suffix and self.rand_mod == 0 and not self.json_seq and self.pace_ns == 0
-                and (self.hdr_mode == HDR_NONE or self.hdr_mode == HDR_FIXED))
+                and self.hdr_mode == HDR_NONE and not self.msg_id)
 
     cdef int _build_block(self, long long count) except -1:
         cdef Py_ssize_t start
@@ -338,7 +356,7 @@ cdef class Client(Parser):
         cdef long long n = self._number(i)
         cdef Py_ssize_t sl = len(self.subj), rl = len(self.reply), pl = len(self.payload)
         cdef Py_ssize_t hl = 0, tot, k
-        cdef char hdr[512]
+        cdef char hdr[HDR_MAX]
         cdef char pay[48]
         cdef const char* payp = self.payload
         cdef char* p
@@ -349,37 +367,34 @@ cdef class Client(Parser):
             pay[pl] = c'}'
             pl += 1
             payp = pay
-        if self.hdr_mode == HDR_FIXED:
-            hl = len(self.hdr_fixed)
-            if hl > 512:
-                raise ValueError("headers too long")
-            memcpy(hdr, <const char*>self.hdr_fixed, hl)
-        elif self.hdr_mode == HDR_BATCH:
-            hl = 0
-            memcpy(hdr, b"NATS/1.0\r\nNats-Batch-Id: ", 25)
-            hl = 25
-            memcpy(hdr + hl, <const char*>self.hdr_id, len(self.hdr_id))
-            hl += len(self.hdr_id)
-            memcpy(hdr + hl, b"\r\nNats-Batch-Sequence: ", 23)
-            hl += 23
-            hl += fmt_uint(hdr + hl, self.batch_pos + 1, 0)
+        if self.hdr_lines or self.msg_id or self.hdr_mode == HDR_BATCH:
+            memcpy(hdr, b"NATS/1.0\r\n", 10)
+            hl = 10
+            memcpy(hdr + hl, <const char*>self.hdr_lines, len(self.hdr_lines))
+            hl += len(self.hdr_lines)
+            if self.msg_id:
+                memcpy(hdr + hl, b"Nats-Msg-Id: ", 13)
+                hl += 13
+                memcpy(hdr + hl, <const char*>self.msg_id, len(self.msg_id))
+                hl += len(self.msg_id)
+                hl += fmt_uint(hdr + hl, n, 0)
+                memcpy(hdr + hl, b"\r\n", 2)
+                hl += 2
+            if self.hdr_mode == HDR_BATCH:
+                memcpy(hdr + hl, b"Nats-Batch-Id: ", 15)
+                hl += 15
+                memcpy(hdr + hl, <const char*>self.batch_id, len(self.batch_id))
+                hl += len(self.batch_id)
+                memcpy(hdr + hl, b"\r\nNats-Batch-Sequence: ", 23)
+                hl += 23
+                hl += fmt_uint(hdr + hl, self.batch_pos + 1, 0)
+                memcpy(hdr + hl, b"\r\n", 2)
+                hl += 2
+                if commit:
+                    memcpy(hdr + hl, b"Nats-Batch-Commit: 1\r\n", 22)
+                    hl += 22
             memcpy(hdr + hl, b"\r\n", 2)
             hl += 2
-            if commit:
-                memcpy(hdr + hl, b"Nats-Batch-Commit: 1\r\n", 22)
-                hl += 22
-            memcpy(hdr + hl, b"\r\n", 2)
-            hl += 2
-        elif self.hdr_mode == HDR_MSGID:
-            if len(self.hdr_id) > 400:
-                raise ValueError("message id prefix too long")
-            memcpy(hdr, b"NATS/1.0\r\nNats-Msg-Id: ", 23)
-            hl = 23
-            memcpy(hdr + hl, <const char*>self.hdr_id, len(self.hdr_id))
-            hl += len(self.hdr_id)
-            hl += fmt_uint(hdr + hl, n, 0)
-            memcpy(hdr + hl, b"\r\n\r\n", 4)
-            hl += 4
         self._reserve(sl + rl + hl + pl + 96)
         p = self.wbuf + self.wlen
         if hl:
@@ -460,6 +475,46 @@ cdef class Client(Parser):
         self.pending += n
         return 0
 
+    cdef int _emit_get_batch(self, long long n) except -1:
+        """PUB $JS.API.DIRECT.GET.<stream> <inbox> {"seq":S,"batch":N,"next_by_subj":F}"""
+        cdef char body[96]
+        cdef Py_ssize_t bl, fl = len(self.get_filter), sl = len(self.pull_subj), rl = len(self.pull_reply)
+        cdef char* p
+        memcpy(body, b'{"seq":', 7)
+        bl = 7 + fmt_uint(body + 7, self.next_seq, 0)
+        memcpy(body + bl, b',"batch":', 9)
+        bl += 9
+        bl += fmt_uint(body + bl, n, 0)
+        memcpy(body + bl, b',"next_by_subj":"', 17)
+        bl += 17
+        self._reserve(sl + rl + bl + fl + 48)
+        p = self.wbuf + self.wlen
+        memcpy(p, b"PUB ", 4)
+        p += 4
+        memcpy(p, <const char*>self.pull_subj, sl)
+        p += sl
+        p[0] = c' '
+        p += 1
+        memcpy(p, <const char*>self.pull_reply, rl)
+        p += rl
+        p[0] = c' '
+        p += 1
+        p += fmt_uint(p, bl + fl + 2, 0)
+        memcpy(p, b"\r\n", 2)
+        p += 2
+        memcpy(p, body, bl)
+        p += bl
+        memcpy(p, <const char*>self.get_filter, fl)
+        p += fl
+        memcpy(p, b'"}\r\n', 4)
+        p += 4
+        self.wlen = p - self.wbuf
+        self.asked = n
+        self.in_batch = 0
+        self.outstanding = 1
+        self.req_t0 = now_ns()
+        return 0
+
     cdef int _generate(self) except -1:
         """Top up wbuf with the frames the role wants to send now."""
         cdef long long k, group, want, buffered
@@ -513,6 +568,11 @@ cdef class Client(Parser):
                 self._emit(self.sent, True, False)
                 self.sent += 1
             self.outstanding += group
+        elif self.role == R_BATCHGET:
+            if self.outstanding == 0 and self.received < self.target:
+                if self.start_ns == 0:
+                    self.start_ns = now_ns()
+                self._emit_get_batch(min(self.batch, self.target - self.received))
         elif self.role == R_PULL:
             # Messages that arrived but still wait for their double ack count as buffered, as in
             # a client whose handler is busy.
@@ -605,6 +665,8 @@ cdef class Client(Parser):
             return self.flushing and self.end_ns != 0
         if self.role == R_SUB or self.role == R_PULL:
             return self.received >= self.target
+        if self.role == R_BATCHGET:
+            return self.received >= self.target and self.outstanding == 0
         if self.role == R_REQ:
             return self.completed >= self.todo
         if self.role == R_SERVE:
@@ -686,6 +748,8 @@ cdef class Client(Parser):
             if reply_len > 0:
                 self._publish_to(reply, reply_len, b" 2\r\nok\r\n", 8)
             self.received += 1
+        elif role == R_BATCHGET:
+            return self._batch_got(hdr, hdr_len)
         elif role == R_PULL:
             if hdr != NULL and payload_len == 0:
                 st = status_code(hdr, hdr_len)
@@ -705,6 +769,35 @@ cdef class Client(Parser):
             self._count_pulled()
             if self.ack and reply_len > 0:
                 self._publish_to(reply, reply_len, b" 0\r\n\r\n", 6)   # +ACK: empty body
+        return PARSE_OK
+
+    cdef int _batch_got(self, const char* hdr, Py_ssize_t hdr_len) except -1:
+        """One reply to a batched get: a message (count it, note its sequence) or the batch's end."""
+        cdef long long t, seq
+        cdef int st = status_code(hdr, hdr_len) if hdr != NULL else 0
+        if st == 204:      # EOB
+            t = now_ns()
+            if self.lat != NULL and self.nlat < self.lat_cap:
+                self.lat[self.nlat] = t - self.req_t0
+                self.nlat += 1
+            if self.in_batch < self.asked:
+                self.short_batches += 1
+                if self.in_batch == 0:
+                    self.failures += 1      # nothing left from next_seq on: asking again won't help
+            self.outstanding = 0
+            if self.received >= self.target and self.end_ns == 0:
+                self.end_ns = t
+            return PARSE_OK
+        if st != 0:        # 404 no messages, 408, 503 no direct gets ...
+            self.failures += 1
+            self.outstanding = 0
+            return PARSE_OK
+        if hdr != NULL:
+            seq = header_int(hdr, hdr_len, b"Nats-Sequence", 13)
+            if seq >= 0:
+                self.next_seq = seq + 1
+        self.received += 1
+        self.in_batch += 1
         return PARSE_OK
 
     cdef inline void _count_pulled(self) noexcept:

@@ -58,6 +58,13 @@ def _pubflags(p: argparse.ArgumentParser) -> None:
                         "publisher's message sequence number as a token")
     p.add_argument("--multisubjectmax", type=int, default=100_000,
                    help="The maximum number of subjects to use in multi-subject mode (0 means no max)")
+    _payloadflags(p)
+
+
+def _payloadflags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--payload", dest="payload_file", default="", help="File containing a message payload to send")
+    p.add_argument("-H", "--header", dest="headers", action="append", default=[],
+                   help="Adds headers to the message using K:V format")
 
 
 def _jsflags(p: argparse.ArgumentParser) -> None:
@@ -109,6 +116,7 @@ def add_bench_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("subject")
     _common(p)
     p.add_argument("--timeout", type=parse_duration, default=5.0, help="Request timeout")
+    _payloadflags(p)
     p.set_defaults(bench_type="request")
     p = svc.add_parser("serve", help="Service requests")
     p.add_argument("subject")
@@ -149,6 +157,13 @@ def add_bench_parser(subparsers) -> argparse.ArgumentParser:
     _common(p)
     _jsflags(p)
     p.set_defaults(bench_type="jsgetdirectsync")
+    p = get.add_parser("batch", help="Use batched JetStream direct get")
+    _common(p)
+    _jsflags(p)
+    p.add_argument("--batch", type=int, default=500, help="Sets the max number of messages that can be buffered "
+                                                          "in the client")
+    p.add_argument("--filter", dest="get_filter", default=">", help="Filter for the messages")
+    p.set_defaults(bench_type="jsgetdirectbatch")
 
     kv = sub.add_parser("kv", help="KV benchmark operations").add_subparsers(dest="kv_cmd", required=True)
     for name in ("put", "get"):
@@ -172,7 +187,8 @@ def options_from(args: argparse.Namespace) -> sc.Options:
     o = sc.Options()
     for name in ("subject", "clients", "msgs", "size", "progress", "multisubject", "multisubjectmax", "sleep",
                  "batch", "acks", "storage", "replicas", "purge", "create", "stream", "consumer", "bucket",
-                 "maxbytes", "history", "randomize", "dedup", "dedupwindow", "doubleack", "filter", "js_timeout"):
+                 "maxbytes", "history", "randomize", "dedup", "dedupwindow", "doubleack", "filter", "js_timeout",
+                 "payload_file", "headers", "get_filter"):
         if getattr(args, name, None) is not None:
             setattr(o, name, getattr(args, name))
     o.queue = getattr(args, "queue", "")
@@ -194,9 +210,12 @@ def _banner(t: str, args: argparse.Namespace, o: sc.Options) -> str:
         kv["subject"] = o.subject
     if t.startswith("js"):
         kv["stream"] = o.stream
-        kv["purge"] = str(o.purge).lower()
-    if t in ("jsasyncpub", "jsbatchpub", "jsconsume", "jsfetch"):
+        if not t.startswith("jsget"):
+            kv["purge"] = str(o.purge).lower()
+    if t in ("jsasyncpub", "jsbatchpub", "jsconsume", "jsfetch", "jsgetdirectbatch"):
         kv["batch"] = comma(o.batch)
+    if t == "jsgetdirectbatch":
+        kv["filter"] = o.get_filter
     if t in ("jsconsume", "jsfetch"):
         kv["consumer"] = o.consumer
         kv["acks"] = o.acks
@@ -241,6 +260,8 @@ def dispatch(t: str, o: sc.Options) -> Benchmark:
         return sc.js_consume(o, t[2:])
     if t == "jsgetdirectsync":
         return sc.js_get(o)
+    if t == "jsgetdirectbatch":
+        return sc.js_get_batch(o)
     if t == "kvput":
         return sc.kv_put(o)
     if t == "kvget":

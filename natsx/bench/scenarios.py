@@ -46,6 +46,9 @@ class Options:
     request_timeout: float = 5.0
     serve_seconds: float = 0.0     # service serve: stop after this long (0: until interrupted)
     queue: str = ""                # sub: join this queue group; the clients share --msgs
+    payload_file: str = ""         # pub/request: send this file's contents instead of --size zero bytes
+    headers: list = field(default_factory=list)   # pub/request: "K:V" headers on every message
+    get_filter: str = ">"          # js get batch: next_by_subj
 
 
 def msgs_per_client(n: int, clients: int) -> list[int]:
@@ -92,7 +95,28 @@ def _drive(conns: list[Conn], progress: Progress, count: Callable[[], int], star
 
 
 def _payload(o: Options) -> bytes:
+    """--payload FILE's contents, else --size zero bytes (as the nats CLI)."""
+    if o.payload_file:
+        try:
+            with open(o.payload_file, "rb") as f:
+                return f.read()
+        except OSError as e:
+            raise BenchError(f"reading the payload file: {e}") from None
     return bytes(o.size)
+
+
+def _header_lines(o: Options) -> bytes:
+    """--header K:V flags as "K: V\r\n" lines (the nats CLI's ParseStringsToHeader, without
+    its Go templates)."""
+    out = []
+    for h in o.headers:
+        key, sep, value = h.partition(":")
+        if not sep:
+            raise BenchError(f"invalid header {h!r}")
+        if "{{" in value:
+            raise BenchError(f"header templates are not supported: {h!r}")
+        out.append(f"{key.strip()}: {value.strip()}\r\n")
+    return "".join(out).encode()
 
 
 def _apply_subject(c, o: Options, subject: str) -> None:
@@ -121,7 +145,7 @@ def core_pub(o: Options) -> Benchmark:
         for i, (conn, n, off) in enumerate(zip(conns, counts, _offsets(counts))):
             log(f"[{i + 1}] Starting {LABELS['pub']}, publishing {comma(n)} messages")
             c = conn.c
-            c.set_template(o.subject.encode(), b"", _payload(o))
+            c.set_template(o.subject.encode(), b"", _payload(o), _header_lines(o))
             _apply_subject(c, o, o.subject)
             c.offset = off
             c.pace_ns = int(o.sleep * 1e9)
@@ -213,7 +237,7 @@ def service_request(o: Options) -> Benchmark:
 
     def setup(conn: Conn, i: int, off: int) -> None:
         log(f"[{i + 1}] Starting {LABELS['request']}, requesting {comma(counts[i])} messages")
-        conn.c.set_template(o.subject.encode(), conn.data_inbox().encode(), _payload(o))
+        conn.c.set_template(o.subject.encode(), conn.data_inbox().encode(), _payload(o), _header_lines(o))
         conn.c.window = 1
 
     try:
@@ -270,16 +294,14 @@ def js_pub(o: Options, mode: str) -> Benchmark:
     def setup(conn: Conn, i: int, off: int) -> None:
         log(f"[{i + 1}] Starting {LABELS[bench_type]}, publishing {comma(counts[i])} messages")
         c = conn.c
+        msg_id = f"{run_id}-{i}-".encode() if o.dedup else b""
         if mode == "batch":
-            c.set_template(o.subject.encode(), conn.data_inbox().encode(), _payload(o),
-                           hdr_mode=lg.HDR_BATCH, hdr_id=f"{run_id}-{i}".encode())
+            c.set_template(o.subject.encode(), conn.data_inbox().encode(), _payload(o), _header_lines(o),
+                           hdr_mode=lg.HDR_BATCH, batch_id=f"{run_id}-{i}".encode(), msg_id=msg_id)
             c.batch = o.batch
         else:
-            if o.dedup:
-                c.set_template(o.subject.encode(), conn.data_inbox().encode(), _payload(o),
-                               hdr_mode=lg.HDR_MSGID, hdr_id=f"{run_id}-{i}-".encode())
-            else:
-                c.set_template(o.subject.encode(), conn.data_inbox().encode(), _payload(o))
+            c.set_template(o.subject.encode(), conn.data_inbox().encode(), _payload(o), _header_lines(o),
+                           msg_id=msg_id)
             c.window = 1 if mode == "sync" else o.batch
             c.lockstep = mode == "async"
         _apply_subject(c, o, o.subject)
@@ -382,6 +404,44 @@ def js_get(o: Options) -> Benchmark:
         return _requesters(o, "jsgetdirectsync", conns, setup, counts, "Getting")
     finally:
         _close(conns)
+
+
+def js_get_batch(o: Options) -> Benchmark:
+    """Batched direct gets: each client asks for --batch messages from sequence 1 on (then from
+    after the last one it got), as the nats CLI's `js get batch`; latencies are per batch."""
+    admin = Conn(o.url, "natsx-bench-admin")
+    try:
+        info = admin.js_api(f"STREAM.INFO.{o.stream}")
+    finally:
+        admin.close()
+    if "error" in info:
+        raise BenchError(f"getting stream '{o.stream}': stream not found")
+    if not info.get("config", {}).get("allow_direct", False):
+        raise BenchError(f"stream '{o.stream}' does not allow direct gets")
+    counts = msgs_per_client(o.msgs, o.clients)
+    conns = connect(o.url, o.clients)
+    bm = Benchmark("jsgetdirectbatch")
+    try:
+        for i, (conn, n) in enumerate(zip(conns, counts)):
+            log(f"[{i + 1}] Starting {LABELS['jsgetdirectbatch']}, expecting {comma(n)} messages")
+            c = conn.c
+            c.set_pull(f"$JS.API.DIRECT.GET.{o.stream}".encode(), conn.data_inbox().encode())
+            c.get_filter = o.get_filter.encode()
+            c.batch = o.batch
+            c.next_seq = 1
+            conn.flush()
+            c.start(lg.ROLE_BATCHGET, n)
+        _drive(conns, Progress(o.progress, sum(counts), "Getting"), lambda: sum(x.c.received for x in conns),
+               lambda: True)
+        for conn, n in zip(conns, counts):
+            c = conn.c
+            bm.add(Sample(n, o.size, c.start_ns, c.end_ns, c.received, c.latencies()))
+        if any(x.c.short_batches for x in conns):
+            log("WARNING: at least one of the clients got less than the requested number of messages in a "
+                "batch get. These results may not be optimal!")
+    finally:
+        _close(conns)
+    return bm
 
 
 def _kv_stream(o: Options) -> dict:
