@@ -51,11 +51,12 @@ cdef enum:
 
 # Header modes of generated frames (besides the user's fixed header lines).
 HDR_NONE = 0
-HDR_BATCH = 2      # JetStream atomic batch headers (Nats-Batch-Id/-Sequence/-Commit)
+HDR_BATCH = 1      # JetStream atomic batch headers (Nats-Batch-Id/-Sequence/-Commit)
 
 DEF CHUNK = 262144           # bytes generated per refill of the write buffer
 DEF RBUF = 1048576           # read buffer
 DEF HDR_MAX = 4096           # a generated header block
+DEF GET_BODY_MAX = 1024      # a batched get request (its subject filter at most 900 bytes)
 
 
 cdef inline long long now_ns() noexcept nogil:
@@ -260,6 +261,8 @@ cdef class Client(Parser):
         self.lat_cap = 0
         self.short_batches = self.asked = self.in_batch = 0
         if role == R_BATCHGET:
+            if len(self.get_filter) > 900:
+                raise ValueError("subject filter too long")
             self.lat_cap = count // max(self.batch, 1) + 2
             self.lat = <unsigned long long*>malloc(self.lat_cap * sizeof(unsigned long long))
             if self.lat == NULL:
@@ -438,18 +441,10 @@ cdef class Client(Parser):
         self.wlen = p - self.wbuf
         return 0
 
-    cdef int _emit_pull(self, long long n) except -1:
-        """A pull request for n messages: PUB $JS.API.CONSUMER.MSG.NEXT.<s>.<c> <inbox> ..."""
-        cdef char body[96]
-        cdef Py_ssize_t bl, sl = len(self.pull_subj), rl = len(self.pull_reply)
+    cdef int _request(self, const char* body, Py_ssize_t bl) except -1:
+        """Queue PUB <pull_subj> <pull_reply> <len>\r\n<body>\r\n (pull and batched-get requests)."""
+        cdef Py_ssize_t sl = len(self.pull_subj), rl = len(self.pull_reply)
         cdef char* p
-        memcpy(body, b'{"batch":', 9)
-        bl = 9 + fmt_uint(body + 9, n, 0)
-        memcpy(body + bl, b',"expires":', 11)
-        bl += 11
-        bl += fmt_uint(body + bl, self.pull_expires_ns, 0)
-        body[bl] = c'}'
-        bl += 1
         self._reserve(sl + rl + bl + 48)
         p = self.wbuf + self.wlen
         memcpy(p, b"PUB ", 4)
@@ -463,23 +458,33 @@ cdef class Client(Parser):
         p[0] = c' '
         p += 1
         p += fmt_uint(p, bl, 0)
-        p[0] = c'\r'
-        p[1] = c'\n'
+        memcpy(p, b"\r\n", 2)
         p += 2
         memcpy(p, body, bl)
         p += bl
-        p[0] = c'\r'
-        p[1] = c'\n'
-        p += 2
-        self.wlen = p - self.wbuf
+        memcpy(p, b"\r\n", 2)
+        self.wlen = p + 2 - self.wbuf
+        return 0
+
+    cdef int _emit_pull(self, long long n) except -1:
+        """A pull request for n messages: PUB $JS.API.CONSUMER.MSG.NEXT.<s>.<c> <inbox> ..."""
+        cdef char body[96]
+        cdef Py_ssize_t bl
+        memcpy(body, b'{"batch":', 9)
+        bl = 9 + fmt_uint(body + 9, n, 0)
+        memcpy(body + bl, b',"expires":', 11)
+        bl += 11
+        bl += fmt_uint(body + bl, self.pull_expires_ns, 0)
+        body[bl] = c'}'
+        bl += 1
+        self._request(body, bl)
         self.pending += n
         return 0
 
     cdef int _emit_get_batch(self, long long n) except -1:
-        """PUB $JS.API.DIRECT.GET.<stream> <inbox> {"seq":S,"batch":N,"next_by_subj":F}"""
-        cdef char body[96]
-        cdef Py_ssize_t bl, fl = len(self.get_filter), sl = len(self.pull_subj), rl = len(self.pull_reply)
-        cdef char* p
+        """PUB $JS.API.DIRECT.GET.<stream> <inbox> {"seq":S,"batch":N,"next_by_subj":"F"}"""
+        cdef char body[GET_BODY_MAX]
+        cdef Py_ssize_t bl, fl = len(self.get_filter)
         memcpy(body, b'{"seq":', 7)
         bl = 7 + fmt_uint(body + 7, self.next_seq, 0)
         memcpy(body + bl, b',"batch":', 9)
@@ -487,28 +492,11 @@ cdef class Client(Parser):
         bl += fmt_uint(body + bl, n, 0)
         memcpy(body + bl, b',"next_by_subj":"', 17)
         bl += 17
-        self._reserve(sl + rl + bl + fl + 48)
-        p = self.wbuf + self.wlen
-        memcpy(p, b"PUB ", 4)
-        p += 4
-        memcpy(p, <const char*>self.pull_subj, sl)
-        p += sl
-        p[0] = c' '
-        p += 1
-        memcpy(p, <const char*>self.pull_reply, rl)
-        p += rl
-        p[0] = c' '
-        p += 1
-        p += fmt_uint(p, bl + fl + 2, 0)
-        memcpy(p, b"\r\n", 2)
-        p += 2
-        memcpy(p, body, bl)
-        p += bl
-        memcpy(p, <const char*>self.get_filter, fl)
-        p += fl
-        memcpy(p, b'"}\r\n', 4)
-        p += 4
-        self.wlen = p - self.wbuf
+        memcpy(body + bl, <const char*>self.get_filter, fl)
+        bl += fl
+        memcpy(body + bl, b'"}', 2)
+        bl += 2
+        self._request(body, bl)
         self.asked = n
         self.in_batch = 0
         self.outstanding = 1

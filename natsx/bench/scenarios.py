@@ -378,8 +378,7 @@ def js_consume(o: Options, kind: str) -> Benchmark:
     return bm
 
 
-def js_get(o: Options) -> Benchmark:
-    """Synchronous gets by sequence number: direct gets when the stream allows them."""
+def _stream_info(o: Options) -> dict:
     admin = Conn(o.url, "natsx-bench-admin")
     try:
         info = admin.js_api(f"STREAM.INFO.{o.stream}")
@@ -387,6 +386,12 @@ def js_get(o: Options) -> Benchmark:
         admin.close()
     if "error" in info:
         raise BenchError(f"getting stream '{o.stream}': stream not found")
+    return info
+
+
+def js_get(o: Options) -> Benchmark:
+    """Synchronous gets by sequence number: direct gets when the stream allows them."""
+    info = _stream_info(o)
     direct = info.get("config", {}).get("allow_direct", False)
     first = int(info.get("state", {}).get("first_seq", 1) or 1)
     counts = msgs_per_client(o.msgs, o.clients)
@@ -409,13 +414,7 @@ def js_get(o: Options) -> Benchmark:
 def js_get_batch(o: Options) -> Benchmark:
     """Batched direct gets: each client asks for --batch messages from sequence 1 on (then from
     after the last one it got), as the nats CLI's `js get batch`; latencies are per batch."""
-    admin = Conn(o.url, "natsx-bench-admin")
-    try:
-        info = admin.js_api(f"STREAM.INFO.{o.stream}")
-    finally:
-        admin.close()
-    if "error" in info:
-        raise BenchError(f"getting stream '{o.stream}': stream not found")
+    info = _stream_info(o)
     if not info.get("config", {}).get("allow_direct", False):
         raise BenchError(f"stream '{o.stream}' does not allow direct gets")
     counts = msgs_per_client(o.msgs, o.clients)
