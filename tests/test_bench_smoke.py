@@ -198,3 +198,58 @@ def test_batched_direct_get_reads_the_stream():
         assert "WARNING" not in r.stderr        # 1000 + 250 per client: every batch full
         r = _bench("js", "get", "batch", "--stream", "ND", "-s", srv.url, "--msgs", "10", "--no-progress")
     assert r.returncode == 1 and "stream 'ND' does not allow direct gets" in r.stderr
+
+
+def _rate(out: str, what: str) -> float:
+    line = next(l for l in out.splitlines() if what in l)
+    return float(line.split(":")[1].split("msgs/sec")[0].replace(",", ""))
+
+
+def test_throughput_and_sleep_pace_publishers_and_requesters():
+    """--throughput caps the aggregate rate, --sleep spaces each client's messages (rates can only
+    come out lower than asked), for publishers, requesters and JetStream publishers alike."""
+    with Server(REF, jetstream=True) as srv:
+        r = _bench("pub", "smoke.thr", "-s", srv.url, "--msgs", "400", "--clients", "2", "--throughput", "2000",
+                   "--no-progress")
+        assert r.returncode == 0, r.stderr
+        assert "throughput=2,000" in r.stderr
+        assert 0 < _rate(r.stdout, "aggregated stats") <= 2100
+        r = _bench("js", "pub", "async", "smoke.thr", "--create", "--batch", "50", "-s", srv.url, "--msgs", "300",
+                   "--throughput", "1000", "--no-progress")
+        assert r.returncode == 0, r.stderr
+        assert 0 < _rate(r.stdout, "publisher stats") <= 1050
+        serve = subprocess.Popen([sys.executable, "-m", "natsx.bench", "service", "serve", "smoke.svc", "-s", srv.url,
+                                  "--no-progress", "--duration", "60s"], cwd=str(ROOT), stderr=subprocess.PIPE,
+                                 text=True)
+        try:
+            line = " "
+            while line and "] Starting" not in line:      # its subscription is in place
+                line = serve.stderr.readline()
+            assert line, "service serve exited"
+            r = _bench("service", "request", "smoke.svc", "-s", srv.url, "--msgs", "20", "--sleep", "10ms",
+                       "--no-progress")
+        finally:
+            serve.terminate()
+            serve.wait(10)
+        assert r.returncode == 0, r.stderr
+        assert 0 < _rate(r.stdout, "requester stats") <= 105
+
+
+def test_sleep_is_refused_where_nothing_is_paced():
+    r = _bench("sub", "x", "--msgs", "1", "--sleep", "1ms", "--no-progress")
+    assert r.returncode == 1 and "--sleep is supported for publishers and requesters only" in r.stderr
+
+
+def test_multisubjectrandomize_spreads_subjects():
+    with Server(REF, jetstream=False) as srv:
+        sub = RawClient("127.0.0.1", srv.port)
+        sub.send(b'CONNECT {"verbose":false}\r\nSUB smoke.ms.* 1\r\n')
+        sub.sync()
+        r = _bench("pub", "smoke.ms", "-s", srv.url, "--msgs", "200", "--size", "1", "--multisubject",
+                   "--multisubjectmax", "10", "--multisubjectrandomize", "--no-progress")
+        assert r.returncode == 0, r.stderr
+        assert "multi-subject-randomize=true" in r.stderr
+        frames = sub.read_until(lambda b: b.count(b"MSG ") == 200 and b.endswith(b"\x00\r\n"))
+    numbers = [int(l.split()[1].rsplit(b".", 1)[1]) for l in frames.split(b"\r\n") if l.startswith(b"MSG ")]
+    assert len(numbers) == 200 and set(numbers) <= set(range(10))
+    assert numbers != [i % 10 for i in range(200)]      # not the sequential order

@@ -176,8 +176,11 @@ cdef class Client(Parser):
     cdef Py_ssize_t ackq_head, ackq_tail, ackq_cap
     cdef long long queued
     cdef bint ack_in_flight
-    cdef public long long pace_ns         # PUB with --sleep: one frame per pace_ns (0: full speed)
-    cdef long long next_due
+    cdef public long long pace_ns         # --sleep: at least this long between two frames (0: none)
+    cdef public long long rate_ns         # --throughput: frame k not before start + k * rate_ns (0: none)
+    cdef public bint suffix_random        # --multisubjectrandomize: random subject numbers below suffix_mod
+    cdef long long next_due               # when the next paced frame may go out
+    cdef long long group_left, group_t    # REQ: frames of the current group still to send, last one's time
     cdef bint flushing
     # Constant-frame fast path: one block of identical frames sent over and over.
     cdef char* block
@@ -251,7 +254,7 @@ cdef class Client(Parser):
         self.queued = self.ackq_head = self.ackq_tail = 0
         self.ack_in_flight = False
         self.start_ns = self.end_ns = 0
-        self.next_due = 0
+        self.next_due = self.group_left = 0
         self.flushing = False
         self.todo = count if role in (R_PUB, R_REQ) else 0
         self.target = count if role in (R_SUB, R_PULL, R_BATCHGET) else 0
@@ -321,7 +324,7 @@ cdef class Client(Parser):
         return 0
 
     cdef bint _constant(self):
-        return (not self.suffix and self.rand_mod == 0 and not self.json_seq and self.pace_ns == 0
+        return (not self.suffix and self.rand_mod == 0 and not self.json_seq and not self._is_paced()
                 and self.hdr_mode == HDR_NONE and not self.msg_id)
 
     cdef int _build_block(self, long long count) except -1:
@@ -343,16 +346,35 @@ cdef class Client(Parser):
         self.block_pos = 0
         return 0
 
+    cdef inline long long _random_below(self, long long m) noexcept:
+        """xorshift64: good enough to spread keys and subjects, and no call out of C."""
+        cdef unsigned long long x = self.rng
+        x ^= x << 13
+        x ^= x >> 7
+        x ^= x << 17
+        self.rng = x
+        return <long long>(x % <unsigned long long>m)
+
     cdef long long _number(self, long long i) noexcept:
-        cdef unsigned long long x
         if self.rand_mod > 0:
-            x = self.rng
-            x ^= x << 13
-            x ^= x >> 7
-            x ^= x << 17
-            self.rng = x
-            return <long long>(x % <unsigned long long>self.rand_mod)
+            return self._random_below(self.rand_mod)
         return self.offset + i
+
+    cdef inline bint _is_paced(self) noexcept:
+        return self.pace_ns != 0 or self.rate_ns != 0
+
+    cdef inline bint _due(self) noexcept:
+        """Whether the next frame may go out now (--sleep, --throughput)."""
+        return not self._is_paced() or now_ns() >= self.next_due
+
+    cdef inline void _paced(self) noexcept:
+        """After a frame: when the next is due. As the nats CLI: sleep, then throttle to the rate."""
+        cdef long long due
+        if self._is_paced():
+            due = now_ns() + self.pace_ns
+            if self.start_ns + self.sent * self.rate_ns > due:
+                due = self.start_ns + self.sent * self.rate_ns
+            self.next_due = due
 
     cdef int _emit(self, long long i, bint with_reply, bint commit) except -1:
         """Append frame number i (0-based within this connection's run) to wbuf."""
@@ -411,7 +433,10 @@ cdef class Client(Parser):
         if self.suffix:
             p[0] = c'.'
             p += 1
-            num = n % self.suffix_mod if self.suffix_mod > 0 else n
+            if self.suffix_random and self.suffix_mod > 0:
+                num = self._random_below(self.suffix_mod)
+            else:
+                num = n % self.suffix_mod if self.suffix_mod > 0 else n
             p += fmt_uint(p, num, self.suffix_width)
         if with_reply and rl:
             p[0] = c' '
@@ -505,57 +530,58 @@ cdef class Client(Parser):
 
     cdef int _generate(self) except -1:
         """Top up wbuf with the frames the role wants to send now."""
-        cdef long long k, group, want, buffered
+        cdef long long group, want, buffered, t
         cdef bint last
         if self.role == R_PUB:
             if self.sent < self.todo and self.const_left == 0:
                 if self.start_ns == 0:
                     self.start_ns = now_ns()
-                while self.sent < self.todo and self.wlen - self.wpos < CHUNK:
-                    if self.pace_ns:
-                        # --sleep: the next frame is due pace_ns after the previous one.
-                        if now_ns() < self.next_due:
-                            break
-                        self.next_due = now_ns() + self.pace_ns
-                    if self.hdr_mode == HDR_BATCH:
-                        last = self.batch_pos == self.batch - 1 or self.sent == self.todo - 1
-                        self._emit(self.sent, False, last)
-                        self.batch_pos = 0 if last else self.batch_pos + 1
-                    else:
-                        self._emit(self.sent, True, False)
+                while self.sent < self.todo and self.wlen - self.wpos < CHUNK and self._due():
+                    self._emit(self.sent, True, False)
                     self.sent += 1
+                    self._paced()
             if self.sent >= self.todo and self.const_left == 0 and not self.flushing \
                     and self.wpos == self.wlen:
                 self.flushing = True
                 self.want_pongs = self.pongs + 1
                 self._append(b"PING\r\n", 6)
         elif self.role == R_REQ:
-            if self.sent >= self.todo:
-                return 0
-            if (self.lockstep or self.hdr_mode == HDR_BATCH) and self.outstanding > 0:
-                return 0
+            if self.group_left == 0:
+                # A new group of frames: an atomic batch, or up to `window` requests.
+                if self.sent >= self.todo:
+                    return 0
+                if (self.lockstep or self.hdr_mode == HDR_BATCH) and self.outstanding > 0:
+                    return 0
+                group = self.batch if self.hdr_mode == HDR_BATCH else self.window - self.outstanding
+                if group > self.todo - self.sent:
+                    group = self.todo - self.sent
+                if group <= 0:
+                    return 0
+                self.group_left = group
+                self.batch_pos = 0
             if self.start_ns == 0:
                 self.start_ns = now_ns()
-            if self.hdr_mode == HDR_BATCH:
-                # One atomic batch: plain publishes, the commit carries the reply.
-                group = min(self.batch, self.todo - self.sent)
-                self.req_t0 = now_ns()
-                for k in range(group):
-                    self.batch_pos = k
-                    self._emit(self.sent, k == group - 1, k == group - 1)
-                    self.sent += 1
-                self.outstanding += 1
-                return 0
-            group = self.window - self.outstanding
-            if group > self.todo - self.sent:
-                group = self.todo - self.sent
-            if group <= 0:
-                return 0
-            self.req_t0 = now_ns()
-            for k in range(group):
-                self._emit(self.sent, True, False)
+            while self.group_left > 0 and self._due():
+                t = now_ns()
+                # A group's latency runs from its first frame, without the paced waits inside it.
+                if self.batch_pos == 0:
+                    self.req_t0 = t
+                elif self._is_paced():
+                    self.req_t0 += t - self.group_t
+                self.group_t = t
+                last = self.group_left == 1
+                if self.hdr_mode == HDR_BATCH:
+                    # Plain publishes, the commit carries the reply.
+                    self._emit(self.sent, last, last)
+                    if last:
+                        self.outstanding += 1
+                else:
+                    self._emit(self.sent, True, False)
+                    self.outstanding += 1
                 self.sent += 1
-            self.outstanding += group
+                self.group_left -= 1
+                self.batch_pos += 1
+                self._paced()
         elif self.role == R_BATCHGET:
             if self.outstanding == 0 and self.received < self.target:
                 if self.start_ns == 0:
@@ -730,8 +756,6 @@ cdef class Client(Parser):
                 self.completed += 1
             if self.completed >= self.todo and self.end_ns == 0:
                 self.end_ns = t
-            if self.window == 1 or self.hdr_mode == HDR_BATCH:
-                self.req_t0 = t
         elif role == R_SERVE:
             if reply_len > 0:
                 self._publish_to(reply, reply_len, b" 2\r\nok\r\n", 8)
@@ -900,8 +924,8 @@ def run(list clients, double slice_s):
             ms = <int>min(left // 1000000 + 1, 100)
             for i in range(n):
                 c = <Client>clients[i]
-                if c.pace_ns and c.role == R_PUB and c.sent < c.todo:
-                    ms = <int>min(ms, c.pace_ns // 1000000)   # wake up for the next paced frame
+                if c._is_paced() and c.sent < c.todo:     # wake up for the next paced frame
+                    ms = <int>min(ms, max(c.next_due - now_ns(), 0) // 1000000)
             with nogil:
                 r = c_poll(pfds, n, ms)
             if r < 0:

@@ -49,7 +49,8 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="Enable or disable the progress bar")
     p.add_argument("--csv", help="Save benchmark data to CSV file")
     p.add_argument("--json", help=argparse.SUPPRESS)   # the suite's machine-readable result
-    p.add_argument("--sleep", type=parse_duration, default=0.0, help="Sleep between publications (pub), e.g. 10ms")
+    p.add_argument("--sleep", type=parse_duration, default=0.0,
+                   help="Sleep for the specified interval between publications or requests, e.g. 10ms")
 
 
 def _pubflags(p: argparse.ArgumentParser) -> None:
@@ -58,7 +59,16 @@ def _pubflags(p: argparse.ArgumentParser) -> None:
                         "publisher's message sequence number as a token")
     p.add_argument("--multisubjectmax", type=int, default=100_000,
                    help="The maximum number of subjects to use in multi-subject mode (0 means no max)")
+    p.add_argument("--multisubjectrandomize", action="store_true",
+                   help="Randomize which subjects are being used when in multisubject mode")
     _payloadflags(p)
+    _throughputflag(p)
+
+
+def _throughputflag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--throughput", type=int, default=0,
+                   help="If set > 0, throttle aggregate message send throughput to approximately THROUGHPUT "
+                        "messages/second across all clients (0 disables)")
 
 
 def _payloadflags(p: argparse.ArgumentParser) -> None:
@@ -117,6 +127,7 @@ def add_bench_parser(subparsers) -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("--timeout", type=parse_duration, default=5.0, help="Request timeout")
     _payloadflags(p)
+    _throughputflag(p)
     p.set_defaults(bench_type="request")
     p = svc.add_parser("serve", help="Service requests")
     p.add_argument("subject")
@@ -176,6 +187,7 @@ def add_bench_parser(subparsers) -> argparse.ArgumentParser:
             p.add_argument("--maxbytes", type=parse_size, default=1 << 30, help="Maximum size of the bucket")
             p.add_argument("--history", type=int, default=1, help="History depth for the bucket")
             p.add_argument("--purge", action="store_true", help="Delete the bucket before running")
+            _throughputflag(p)
         else:
             p.add_argument("--randomize", type=int, default=0,
                            help="Random keys between 0 and this number (0: sequential)")
@@ -185,7 +197,8 @@ def add_bench_parser(subparsers) -> argparse.ArgumentParser:
 
 def options_from(args: argparse.Namespace) -> sc.Options:
     o = sc.Options()
-    for name in ("subject", "clients", "msgs", "size", "progress", "multisubject", "multisubjectmax", "sleep",
+    for name in ("subject", "clients", "msgs", "size", "progress", "multisubject", "multisubjectmax",
+                 "multisubjectrandomize", "sleep", "throughput",
                  "batch", "acks", "storage", "replicas", "purge", "create", "stream", "consumer", "bucket",
                  "maxbytes", "history", "randomize", "dedup", "dedupwindow", "doubleack", "filter", "js_timeout",
                  "payload_file", "headers", "get_filter"):
@@ -206,6 +219,9 @@ def _banner(t: str, args: argparse.Namespace, o: sc.Options) -> str:
         kv["multi-subject"] = str(o.multisubject).lower()
     if t in ("pub", "jsyncpub", "jsasyncpub", "jsbatchpub"):
         kv["multi-subject-max"] = comma(o.multisubjectmax)
+        kv["multi-subject-randomize"] = str(o.multisubjectrandomize).lower()
+    if o.throughput > 0 and t in PACED:
+        kv["throughput"] = comma(o.throughput)
     if t in ("request", "reply"):
         kv["subject"] = o.subject
     if t.startswith("js"):
@@ -269,6 +285,10 @@ def dispatch(t: str, o: sc.Options) -> Benchmark:
     raise BenchError(f"unknown benchmark {t}")
 
 
+# The benchmarks whose messages --sleep and --throughput pace.
+PACED = ("pub", "request", "jsyncpub", "jsasyncpub", "jsbatchpub", "kvput")
+
+
 def run_bench(args: argparse.Namespace) -> int:
     """Run the benchmark the parsed `bench ...` arguments describe; returns the exit code."""
     t = args.bench_type
@@ -276,8 +296,8 @@ def run_bench(args: argparse.Namespace) -> int:
     if o.msgs <= 0:
         print("natsx: error: number of messages should be greater than 0", file=sys.stderr)
         return 1
-    if o.sleep and t != "pub":
-        print("natsx: error: --sleep is supported for `pub` only", file=sys.stderr)
+    if o.sleep and t not in PACED:
+        print("natsx: error: --sleep is supported for publishers and requesters only", file=sys.stderr)
         return 1
     log(_banner(t, args, o))
     cpu0 = time.process_time()

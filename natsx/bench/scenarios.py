@@ -25,7 +25,9 @@ class Options:
     progress: bool = True
     multisubject: bool = False
     multisubjectmax: int = 100_000
-    sleep: float = 0.0
+    multisubjectrandomize: bool = False
+    sleep: float = 0.0             # publishers and requesters: pause after each message
+    throughput: int = 0            # publishers and requesters: aggregate msgs/s across the clients (0: off)
     batch: int = 500
     acks: str = "explicit"
     storage: str = "file"
@@ -124,6 +126,13 @@ def _apply_subject(c, o: Options, subject: str) -> None:
         c.suffix = True
         c.suffix_mod = o.multisubjectmax
         c.suffix_width = len(str(o.multisubjectmax)) if o.multisubjectmax else 0
+        c.suffix_random = o.multisubjectrandomize
+
+
+def _apply_pacing(c, o: Options) -> None:
+    """--sleep and --throughput, enforced per frame in the C loop."""
+    c.pace_ns = int(o.sleep * 1e9)
+    c.rate_ns = int(1e9 * o.clients / o.throughput) if o.throughput > 0 else 0
 
 
 def sub_subject(o: Options) -> str:
@@ -148,7 +157,7 @@ def core_pub(o: Options) -> Benchmark:
             c.set_template(o.subject.encode(), b"", _payload(o), _header_lines(o))
             _apply_subject(c, o, o.subject)
             c.offset = off
-            c.pace_ns = int(o.sleep * 1e9)
+            _apply_pacing(c, o)
             c.start(lg.ROLE_PUB, n)
         prog = Progress(o.progress, o.msgs, "Publishing")
         _drive(conns, prog, lambda: sum(x.c.sent for x in conns), lambda: True)
@@ -219,6 +228,7 @@ def _requesters(o: Options, bench_type: str, conns: list[Conn], setup: Callable[
     bm = Benchmark(bench_type)
     for i, (conn, n, off) in enumerate(zip(conns, counts, _offsets(counts))):
         setup(conn, i, off)
+        _apply_pacing(conn.c, o)
         conn.c.check_errors = True
         conn.flush()
         conn.c.start(lg.ROLE_REQ, n)
