@@ -50,8 +50,12 @@ cdef enum:
     R_BATCHGET = 6
 
 # Header modes of generated frames (besides the user's fixed header lines).
-HDR_NONE = 0
-HDR_BATCH = 1      # JetStream atomic batch headers (Nats-Batch-Id/-Sequence/-Commit)
+cdef enum:
+    H_NONE = 0
+    H_BATCH = 1    # JetStream atomic batch headers (Nats-Batch-Id/-Sequence/-Commit)
+
+HDR_NONE = H_NONE
+HDR_BATCH = H_BATCH
 
 DEF CHUNK = 262144           # bytes generated per refill of the write buffer
 DEF RBUF = 1048576           # read buffer
@@ -227,7 +231,7 @@ cdef class Client(Parser):
         self._append(data, len(data))
 
     def set_template(self, subject: bytes, reply: bytes = b"", payload: bytes = b"",
-                     bytes headers=b"", int hdr_mode=HDR_NONE, bytes batch_id=b"", bytes msg_id=b""):
+                     bytes headers=b"", int hdr_mode=H_NONE, bytes batch_id=b"", bytes msg_id=b""):
         """What generated frames carry; `headers` are "K: V\r\n" lines for every frame."""
         if len(headers) + len(batch_id) + len(msg_id) + 128 > HDR_MAX:
             raise ValueError("headers too long")
@@ -270,7 +274,7 @@ cdef class Client(Parser):
             self.lat = <unsigned long long*>malloc(self.lat_cap * sizeof(unsigned long long))
             if self.lat == NULL:
                 raise MemoryError()
-        if role == R_REQ and (self.window == 1 or self.hdr_mode == HDR_BATCH):
+        if role == R_REQ and (self.window == 1 or self.hdr_mode == H_BATCH):
             self.lat_cap = count
             self.lat = <unsigned long long*>malloc(max(count, 1) * sizeof(unsigned long long))
             if self.lat == NULL:
@@ -325,7 +329,7 @@ cdef class Client(Parser):
 
     cdef bint _constant(self):
         return (not self.suffix and self.rand_mod == 0 and not self.json_seq and not self._is_paced()
-                and self.hdr_mode == HDR_NONE and not self.msg_id)
+                and self.hdr_mode == H_NONE and not self.msg_id)
 
     cdef int _build_block(self, long long count) except -1:
         cdef Py_ssize_t start
@@ -392,7 +396,7 @@ cdef class Client(Parser):
             pay[pl] = c'}'
             pl += 1
             payp = pay
-        if self.hdr_lines or self.msg_id or self.hdr_mode == HDR_BATCH:
+        if self.hdr_lines or self.msg_id or self.hdr_mode == H_BATCH:
             memcpy(hdr, b"NATS/1.0\r\n", 10)
             hl = 10
             memcpy(hdr + hl, <const char*>self.hdr_lines, len(self.hdr_lines))
@@ -405,7 +409,7 @@ cdef class Client(Parser):
                 hl += fmt_uint(hdr + hl, n, 0)
                 memcpy(hdr + hl, b"\r\n", 2)
                 hl += 2
-            if self.hdr_mode == HDR_BATCH:
+            if self.hdr_mode == H_BATCH:
                 memcpy(hdr + hl, b"Nats-Batch-Id: ", 15)
                 hl += 15
                 memcpy(hdr + hl, <const char*>self.batch_id, len(self.batch_id))
@@ -550,9 +554,9 @@ cdef class Client(Parser):
                 # A new group of frames: an atomic batch, or up to `window` requests.
                 if self.sent >= self.todo:
                     return 0
-                if (self.lockstep or self.hdr_mode == HDR_BATCH) and self.outstanding > 0:
+                if (self.lockstep or self.hdr_mode == H_BATCH) and self.outstanding > 0:
                     return 0
-                group = self.batch if self.hdr_mode == HDR_BATCH else self.window - self.outstanding
+                group = self.batch if self.hdr_mode == H_BATCH else self.window - self.outstanding
                 if group > self.todo - self.sent:
                     group = self.todo - self.sent
                 if group <= 0:
@@ -570,7 +574,7 @@ cdef class Client(Parser):
                     self.req_t0 += t - self.group_t
                 self.group_t = t
                 last = self.group_left == 1
-                if self.hdr_mode == HDR_BATCH:
+                if self.hdr_mode == H_BATCH:
                     # Plain publishes, the commit carries the reply.
                     self._emit(self.sent, last, last)
                     if last:
@@ -750,7 +754,7 @@ cdef class Client(Parser):
                 self.nlat += 1
             if self.outstanding > 0:
                 self.outstanding -= 1
-            if self.hdr_mode == HDR_BATCH:
+            if self.hdr_mode == H_BATCH:
                 self.completed = self.sent
             else:
                 self.completed += 1
