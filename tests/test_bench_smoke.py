@@ -240,6 +240,12 @@ def test_sleep_is_refused_where_nothing_is_paced():
     assert r.returncode == 1 and "--sleep is supported for publishers and requesters only" in r.stderr
 
 
+@pytest.mark.parametrize("args", [["js", "pub", "async", "x"], ["js", "consume"], ["js", "get", "batch"]])
+def test_batch_of_zero_is_refused(args):
+    r = _bench(*args, "--batch", "0", "--msgs", "10", "--no-progress")
+    assert r.returncode == 1 and "--batch must be at least 1" in r.stderr
+
+
 def test_multisubjectrandomize_spreads_subjects():
     with Server(REF, jetstream=False) as srv:
         sub = RawClient("127.0.0.1", srv.port)

@@ -287,6 +287,8 @@ def dispatch(t: str, o: sc.Options) -> Benchmark:
 
 # The benchmarks whose messages --sleep and --throughput pace.
 PACED = ("pub", "request", "jsyncpub", "jsasyncpub", "jsbatchpub", "kvput")
+# The benchmarks that work in --batch sized groups (0 would never send or pull anything).
+BATCHED = ("jsasyncpub", "jsbatchpub", "jsordered", "jsconsume", "jsfetch", "jsgetdirectbatch")
 
 
 def run_bench(args: argparse.Namespace) -> int:
@@ -295,6 +297,9 @@ def run_bench(args: argparse.Namespace) -> int:
     o = options_from(args)
     if o.msgs <= 0:
         print("natsx: error: number of messages should be greater than 0", file=sys.stderr)
+        return 1
+    if o.batch < 1 and t in BATCHED:
+        print("natsx: error: --batch must be at least 1", file=sys.stderr)
         return 1
     if o.sleep and t not in PACED:
         print("natsx: error: --sleep is supported for publishers and requesters only", file=sys.stderr)
