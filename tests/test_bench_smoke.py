@@ -133,6 +133,16 @@ def test_dedup_sets_a_message_id_per_message():
     assert len(ids) == 2
 
 
+def test_async_publish_reports_batch_latencies():
+    """As the nats CLI: one latency per batch of --batch async publishes (send to last ack)."""
+    with Server(REF, jetstream=True) as srv:
+        r = _bench("js", "pub", "async", "smoke.al", "--stream", "AL", "--create", "--batch", "100", "-s", srv.url,
+                   "--msgs", "1000", "--no-progress")
+    assert r.returncode == 0, r.stderr
+    line = next(l for l in r.stdout.splitlines() if "asynchronous publisher stats" in l)
+    assert "~ P50: " in line and "~ P99.9: " in line
+
+
 def test_doubleack_confirms_every_ack():
     """js consume --doubleack: each ack waits for the server's reply; all 1000 end up acked."""
     with Server(REF, jetstream=True) as srv:

@@ -274,9 +274,10 @@ cdef class Client(Parser):
             self.lat = <unsigned long long*>malloc(self.lat_cap * sizeof(unsigned long long))
             if self.lat == NULL:
                 raise MemoryError()
-        if role == R_REQ and (self.window == 1 or self.hdr_mode == H_BATCH):
-            self.lat_cap = count
-            self.lat = <unsigned long long*>malloc(max(count, 1) * sizeof(unsigned long long))
+        if role == R_REQ:
+            # One latency per request, or per group when a group is acked as a whole.
+            self.lat_cap = count if self.window == 1 or self.hdr_mode == H_BATCH else count // self.window + 2
+            self.lat = <unsigned long long*>malloc(max(self.lat_cap, 1) * sizeof(unsigned long long))
             if self.lat == NULL:
                 raise MemoryError()
         free(self.block)
@@ -749,11 +750,12 @@ cdef class Client(Parser):
                     self.failures += 1
                 elif payload_len > 0 and (payload[0] == c'-' or contains(payload, payload_len, b"error", 5)):
                     self.failures += 1
-            if self.lat != NULL and self.nlat < self.lat_cap:
-                self.lat[self.nlat] = t - self.req_t0
-                self.nlat += 1
             if self.outstanding > 0:
                 self.outstanding -= 1
+            if self.lat != NULL and self.nlat < self.lat_cap and \
+                    (self.window == 1 or self.hdr_mode == H_BATCH or self.outstanding == 0):
+                self.lat[self.nlat] = t - self.req_t0
+                self.nlat += 1
             if self.hdr_mode == H_BATCH:
                 self.completed = self.sent
             else:
