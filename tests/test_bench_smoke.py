@@ -247,7 +247,34 @@ def test_throughput_and_sleep_pace_publishers_and_requesters():
 
 def test_sleep_is_refused_where_nothing_is_paced():
     r = _bench("sub", "x", "--msgs", "1", "--sleep", "1ms", "--no-progress")
-    assert r.returncode == 1 and "--sleep is supported for publishers and requesters only" in r.stderr
+    assert r.returncode == 1 and "--sleep is not supported by natsx bench for `sub`" in r.stderr
+
+
+def test_sleep_in_consumer_and_service_handlers():
+    """--sleep in a consumer or a service handler: one message or request handled per interval."""
+    with Server(REF, jetstream=True) as srv:
+        # 60 messages: consume takes the first 20, fetch (same durable) the next 20, ordered any 20.
+        r = _bench("js", "pub", "async", "smoke.hs", "--stream", "HS", "--create", "-s", srv.url, "--msgs", "60",
+                   "--no-progress")
+        assert r.returncode == 0, r.stderr
+        for mode in ("consume", "fetch", "ordered"):
+            r = _bench("js", mode, "--stream", "HS", "--sleep", "10ms", "-s", srv.url, "--msgs", "20", "--no-progress")
+            assert r.returncode == 0, (mode, r.stderr)
+            assert 0 < _rate(r.stdout, "stats") <= 105, (mode, r.stdout)
+        serve = subprocess.Popen([sys.executable, "-m", "natsx.bench", "service", "serve", "smoke.hsvc", "-s", srv.url,
+                                  "--no-progress", "--duration", "60s", "--sleep", "10ms"], cwd=str(ROOT),
+                                 stderr=subprocess.PIPE, text=True)
+        try:
+            line = " "
+            while line and "] Starting" not in line:
+                line = serve.stderr.readline()
+            assert line, "service serve exited"
+            r = _bench("service", "request", "smoke.hsvc", "-s", srv.url, "--msgs", "20", "--no-progress")
+        finally:
+            serve.terminate()
+            serve.wait(10)
+        assert r.returncode == 0, r.stderr
+        assert 0 < _rate(r.stdout, "requester stats") <= 105
 
 
 @pytest.mark.parametrize("args", [["js", "pub", "async", "x"], ["js", "consume"], ["js", "get", "batch"]])

@@ -9,7 +9,7 @@ messages, answering service requests -- runs here without touching Python object
 from cpython.list cimport PyList_GET_SIZE
 from cpython.exc cimport PyErr_CheckSignals
 from libc.stdlib cimport malloc, realloc, free
-from libc.string cimport memcpy, memcmp, strerror
+from libc.string cimport memcpy, memmove, memcmp, strerror
 from libc.errno cimport errno, EAGAIN, EINTR
 from posix.time cimport clock_gettime, timespec, CLOCK_MONOTONIC
 
@@ -174,11 +174,11 @@ cdef class Client(Parser):
     cdef public long long short_batches   # BATCHGET: batches that ended before `batch` messages
     cdef long long asked, in_batch
     cdef long long outstanding, pending, batch_pos, rng, req_t0
-    # Double acks: reply subjects of messages that arrived and wait for their turn to be acked,
-    # as 2-byte length + bytes entries in ackq[ackq_head:ackq_tail].
-    cdef char* ackq
-    cdef Py_ssize_t ackq_head, ackq_tail, ackq_cap
-    cdef long long queued
+    # Messages that arrived and wait for the handler (a --sleep between messages, or a double ack
+    # in flight): their reply subjects as 2-byte length + bytes entries in waitq[waitq_head:waitq_tail].
+    cdef char* waitq
+    cdef Py_ssize_t waitq_head, waitq_tail, waitq_cap
+    cdef long long queued                 # waiting or in the handler (a double ack not yet confirmed)
     cdef bint ack_in_flight
     cdef public long long pace_ns         # --sleep: at least this long between two frames (0: none)
     cdef public long long rate_ns         # --throughput: frame k not before start + k * rate_ns (0: none)
@@ -222,7 +222,7 @@ cdef class Client(Parser):
         free(self.rbuf)
         free(self.block)
         free(self.lat)
-        free(self.ackq)
+        free(self.waitq)
 
     # ---------------------------------------------------------------- setup from Python
 
@@ -255,7 +255,7 @@ cdef class Client(Parser):
         self.role = role
         self.received = self.sent = self.completed = self.failures = self.statuses = 0
         self.outstanding = self.pending = self.batch_pos = 0
-        self.queued = self.ackq_head = self.ackq_tail = 0
+        self.queued = self.waitq_head = self.waitq_tail = 0
         self.ack_in_flight = False
         self.start_ns = self.end_ns = 0
         self.next_due = self.group_left = 0
@@ -309,7 +309,7 @@ cdef class Client(Parser):
         if self.wlen + n <= self.wcap:
             return 0
         if self.wpos > 0:
-            memcpy(self.wbuf, self.wbuf + self.wpos, self.wlen - self.wpos)
+            memmove(self.wbuf, self.wbuf + self.wpos, self.wlen - self.wpos)
             self.wlen -= self.wpos
             self.wpos = 0
             if self.wlen + n <= self.wcap:
@@ -592,7 +592,10 @@ cdef class Client(Parser):
                 if self.start_ns == 0:
                     self.start_ns = now_ns()
                 self._emit_get_batch(min(self.batch, self.target - self.received))
+        elif self.role == R_SERVE:
+            self._handle_waiting()
         elif self.role == R_PULL:
+            self._handle_waiting()
             # Messages that arrived but still wait for their double ack count as buffered, as in
             # a client whose handler is busy.
             buffered = self.pending + self.queued
@@ -763,6 +766,9 @@ cdef class Client(Parser):
             if self.completed >= self.todo and self.end_ns == 0:
                 self.end_ns = t
         elif role == R_SERVE:
+            if self.pace_ns:
+                self._wait(reply, reply_len)
+                return self._handle_waiting()
             if reply_len > 0:
                 self._publish_to(reply, reply_len, b" 2\r\nok\r\n", 8)
             self.received += 1
@@ -781,9 +787,9 @@ cdef class Client(Parser):
                     return PARSE_OK
             if self.pending > 0:
                 self.pending -= 1
-            if self.double_ack and reply_len > 0:
-                self._queue_ack(reply, reply_len)
-                return PARSE_OK
+            if self.double_ack or self.pace_ns:
+                self._wait(reply, reply_len)
+                return self._handle_waiting()
             self._count_pulled()
             if self.ack and reply_len > 0:
                 self._publish_to(reply, reply_len, b" 0\r\n\r\n", 6)   # +ACK: empty body
@@ -825,64 +831,84 @@ cdef class Client(Parser):
         if self.received == self.target:
             self.end_ns = now_ns()
 
-    cdef int _queue_ack(self, const char* reply, Py_ssize_t n) except -1:
-        """A message to double-ack: acked now if no ack is in flight, else when its turn comes."""
+    cdef int _wait(self, const char* reply, Py_ssize_t n) except -1:
+        """Queue a message for the handler (its reply subject is all the handler needs)."""
         cdef char* p
         cdef Py_ssize_t cap
         if n > 65535:
             raise ValueError("reply subject too long")
         self.queued += 1
-        if self.ackq_head == self.ackq_tail:
-            self.ackq_head = self.ackq_tail = 0
-        if self.ackq_tail + n + 2 > self.ackq_cap:
-            if self.ackq_head > 0:
-                memcpy(self.ackq, self.ackq + self.ackq_head, self.ackq_tail - self.ackq_head)
-                self.ackq_tail -= self.ackq_head
-                self.ackq_head = 0
-            if self.ackq_tail + n + 2 > self.ackq_cap:
-                cap = max(self.ackq_cap * 2, self.ackq_tail + n + 2, 4096)
-                p = <char*>realloc(self.ackq, cap)
+        if self.waitq_head == self.waitq_tail:
+            self.waitq_head = self.waitq_tail = 0
+        if self.waitq_tail + n + 2 > self.waitq_cap:
+            if self.waitq_head > 0:
+                memmove(self.waitq, self.waitq + self.waitq_head, self.waitq_tail - self.waitq_head)
+                self.waitq_tail -= self.waitq_head
+                self.waitq_head = 0
+            if self.waitq_tail + n + 2 > self.waitq_cap:
+                cap = max(self.waitq_cap * 2, self.waitq_tail + n + 2, 4096)
+                p = <char*>realloc(self.waitq, cap)
                 if p == NULL:
                     raise MemoryError()
-                self.ackq = p
-                self.ackq_cap = cap
-        self.ackq[self.ackq_tail] = <char>(n & 0xff)
-        self.ackq[self.ackq_tail + 1] = <char>(n >> 8)
-        memcpy(self.ackq + self.ackq_tail + 2, reply, n)
-        self.ackq_tail += n + 2
-        if not self.ack_in_flight:
-            self._send_next_ack()
+                self.waitq = p
+                self.waitq_cap = cap
+        self.waitq[self.waitq_tail] = <char>(n & 0xff)
+        self.waitq[self.waitq_tail + 1] = <char>(n >> 8)
+        memcpy(self.waitq + self.waitq_tail + 2, reply, n)
+        self.waitq_tail += n + 2
         return 0
 
-    cdef int _send_next_ack(self) except -1:
-        """PUB <reply> <ack_reply> 0: the oldest waiting message's ack, asking for a confirmation."""
-        cdef Py_ssize_t n, al = len(self.ack_reply)
+    cdef int _handle_waiting(self) except -1:
+        """Hand waiting messages to the handler, one at a time: each when the previous one's
+        --sleep is over and its double ack (if any) was confirmed."""
+        cdef Py_ssize_t n
+        cdef const char* entry
+        cdef const char* reply
+        while self.waitq_head < self.waitq_tail and not self.ack_in_flight and self._due():
+            entry = self.waitq + self.waitq_head
+            n = (<unsigned char>entry[0]) | ((<unsigned char>entry[1]) << 8)
+            reply = entry + 2
+            self.waitq_head += n + 2
+            if self.pace_ns:
+                self.next_due = now_ns() + self.pace_ns
+            if self.role == R_SERVE:
+                if n > 0:
+                    self._publish_to(reply, n, b" 2\r\nok\r\n", 8)
+                self.received += 1
+                self.queued -= 1
+            elif self.double_ack and n > 0:
+                self._send_double_ack(reply, n)
+            else:
+                if self.ack and n > 0:
+                    self._publish_to(reply, n, b" 0\r\n\r\n", 6)
+                self._count_pulled()
+                self.queued -= 1
+        return PARSE_OK
+
+    cdef int _send_double_ack(self, const char* reply, Py_ssize_t n) except -1:
+        """PUB <reply> <ack_reply> 0: an ack that asks the server for a confirmation."""
+        cdef Py_ssize_t al = len(self.ack_reply)
         cdef char* p
-        cdef const char* e = self.ackq + self.ackq_head
-        n = (<unsigned char>e[0]) | ((<unsigned char>e[1]) << 8)
         self._reserve(n + al + 16)
         p = self.wbuf + self.wlen
         memcpy(p, b"PUB ", 4)
-        memcpy(p + 4, e + 2, n)
+        memcpy(p + 4, reply, n)
         p += 4 + n
         p[0] = c' '
         memcpy(p + 1, <const char*>self.ack_reply, al)
         memcpy(p + 1 + al, b" 0\r\n\r\n", 6)
         self.wlen = (p + 1 + al + 6) - self.wbuf
-        self.ackq_head += n + 2
         self.ack_in_flight = True
         return 0
 
     cdef int _ack_confirmed(self) except -1:
-        """The server confirmed the double ack in flight: that message is done; ack the next."""
+        """The server confirmed the double ack in flight: that message is done; on to the next."""
         if not self.ack_in_flight:
             return PARSE_OK
         self.ack_in_flight = False
         self.queued -= 1
         self._count_pulled()
-        if self.ackq_head < self.ackq_tail:
-            self._send_next_ack()
-        return PARSE_OK
+        return self._handle_waiting()
 
     cdef int _publish_to(self, const char* reply, Py_ssize_t n, const char* tail, Py_ssize_t tail_len) except -1:
         """Queue `PUB <reply><tail>` (tail = size line and body): service replies and JetStream acks."""
@@ -930,7 +956,7 @@ def run(list clients, double slice_s):
             ms = <int>min(left // 1000000 + 1, 100)
             for i in range(n):
                 c = <Client>clients[i]
-                if c._is_paced() and c.sent < c.todo:     # wake up for the next paced frame
+                if c._is_paced() and (c.sent < c.todo or c.queued > 0):    # wake up when the next is due
                     ms = <int>min(ms, max(c.next_due - now_ns(), 0) // 1000000)
             with nogil:
                 r = c_poll(pfds, n, ms)

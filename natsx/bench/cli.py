@@ -301,8 +301,9 @@ def run_bench(args: argparse.Namespace) -> int:
     if o.batch < 1 and t in BATCHED:
         print("natsx: error: --batch must be at least 1", file=sys.stderr)
         return 1
-    if o.sleep and t not in PACED:
-        print("natsx: error: --sleep is supported for publishers and requesters only", file=sys.stderr)
+    unpaced = {"sub": "sub", "jsgetdirectbatch": "js get batch"}
+    if o.sleep and t in unpaced:
+        print(f"natsx: error: --sleep is not supported by natsx bench for `{unpaced[t]}`", file=sys.stderr)
         return 1
     log(_banner(t, args, o))
     cpu0 = time.process_time()

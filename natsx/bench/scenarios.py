@@ -26,7 +26,7 @@ class Options:
     multisubject: bool = False
     multisubjectmax: int = 100_000
     multisubjectrandomize: bool = False
-    sleep: float = 0.0             # publishers and requesters: pause after each message
+    sleep: float = 0.0             # a pause after each message sent, or in the handler of each received
     throughput: int = 0            # publishers and requesters: aggregate msgs/s across the clients (0: off)
     batch: int = 500
     acks: str = "explicit"
@@ -204,6 +204,7 @@ def service_serve(o: Options, ready: Optional[Callable[[], None]] = None) -> Ben
         for i, conn in enumerate(conns):
             conn.subscribe_data(o.subject, "q")
             conn.flush()
+            conn.c.pace_ns = int(o.sleep * 1e9)      # the handler sleeps before each reply
             conn.c.start(lg.ROLE_SERVE, 0)
             log(f"[{i + 1}] Starting {LABELS['reply']}, hit control-c to stop")
         if ready:
@@ -374,6 +375,7 @@ def js_consume(o: Options, kind: str) -> Benchmark:
             c.pull_expires_ns = _ns(o.js_timeout)
             c.fetch = kind == "fetch"
             conn.flush()
+            c.pace_ns = int(o.sleep * 1e9)           # the handler sleeps on each message
             c.start(lg.ROLE_PULL, n)
         prog = Progress(o.progress, sum(counts), {"ordered": "Receiving", "consume": "Consuming",
                                                   "fetch": "Fetching"}[kind])
