@@ -296,3 +296,17 @@ def test_multisubjectrandomize_spreads_subjects():
     numbers = [int(l.split()[1].rsplit(b".", 1)[1]) for l in frames.split(b"\r\n") if l.startswith(b"MSG ")]
     assert len(numbers) == 200 and set(numbers) <= set(range(10))
     assert numbers != [i % 10 for i in range(200)]      # not the sequential order
+
+
+def test_persistasync_creates_an_async_persisted_stream():
+    with Server(REF, jetstream=True) as srv:
+        r = _bench("js", "pub", "async", "smoke.pa", "--stream", "PA", "--create", "--persistasync", "-s", srv.url,
+                   "--msgs", "100", "--no-progress")
+        assert r.returncode == 0, r.stderr
+        admin = Conn(srv.url)
+        try:
+            info = admin.js_call("STREAM.INFO.PA")
+        finally:
+            admin.close()
+    assert info["config"]["persist_mode"] == "async"
+    assert info["state"]["messages"] == 100

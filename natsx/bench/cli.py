@@ -91,6 +91,8 @@ def _jspubflags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dedup", action="store_true",
                    help="Sets a message id in the header to use JS Publish de-duplication")
     p.add_argument("--dedupwindow", type=parse_duration, default=120.0, help="Deduplication window")
+    p.add_argument("--persistasync", action="store_true",
+                   help="Set the persistence mode for the stream to asynchronous (only for R1 streams)")
 
 
 def _consumerflags(p: argparse.ArgumentParser) -> None:
@@ -201,7 +203,7 @@ def options_from(args: argparse.Namespace) -> sc.Options:
                  "multisubjectrandomize", "sleep", "throughput",
                  "batch", "acks", "storage", "replicas", "purge", "create", "stream", "consumer", "bucket",
                  "maxbytes", "history", "randomize", "dedup", "dedupwindow", "doubleack", "filter", "js_timeout",
-                 "payload_file", "headers", "get_filter"):
+                 "payload_file", "headers", "get_filter", "persistasync"):
         if getattr(args, name, None) is not None:
             setattr(o, name, getattr(args, name))
     o.queue = getattr(args, "queue", "")

@@ -42,6 +42,7 @@ class Options:
     randomize: int = 0
     dedup: bool = False            # js pub: a Nats-Msg-Id header on every message
     dedupwindow: float = 120.0
+    persistasync: bool = False     # js pub --create: the stream's persist_mode is "async" (R1 only)
     doubleack: bool = False        # js consume/fetch: every ack waits for the server's confirmation
     filter: list = field(default_factory=list)
     js_timeout: float = 30.0
@@ -269,6 +270,8 @@ def _stream_config(o: Options, bench_type: str) -> dict:
            "duplicate_window": _ns(o.dedupwindow)}
     if bench_type == "jsbatchpub":
         cfg["allow_atomic"] = True
+    if o.persistasync:
+        cfg["persist_mode"] = "async"
     return cfg
 
 
