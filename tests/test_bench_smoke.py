@@ -4,6 +4,7 @@ positive figure. Speeds are never checked here; they belong in bench/."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import re
 import subprocess
@@ -210,6 +211,23 @@ def test_batched_direct_get_reads_the_stream():
     assert r.returncode == 1 and "stream 'ND' does not allow direct gets" in r.stderr
 
 
+@contextlib.contextmanager
+def _serving(url: str, subject: str, *extra: str):
+    """`natsx bench service serve` in the background, once its subscription is in place."""
+    serve = subprocess.Popen([sys.executable, "-m", "natsx.bench", "service", "serve", subject, "-s", url,
+                              "--no-progress", "--duration", "60s", *extra], cwd=str(ROOT), stderr=subprocess.PIPE,
+                             text=True)
+    try:
+        line = " "
+        while line and "] Starting" not in line:
+            line = serve.stderr.readline()
+        assert line, "service serve exited"
+        yield serve
+    finally:
+        serve.terminate()
+        serve.wait(10)
+
+
 def _rate(out: str, what: str) -> float:
     line = next(l for l in out.splitlines() if what in l)
     return float(line.split(":")[1].split("msgs/sec")[0].replace(",", ""))
@@ -228,19 +246,9 @@ def test_throughput_and_sleep_pace_publishers_and_requesters():
                    "--throughput", "1000", "--no-progress")
         assert r.returncode == 0, r.stderr
         assert 0 < _rate(r.stdout, "publisher stats") <= 1050
-        serve = subprocess.Popen([sys.executable, "-m", "natsx.bench", "service", "serve", "smoke.svc", "-s", srv.url,
-                                  "--no-progress", "--duration", "60s"], cwd=str(ROOT), stderr=subprocess.PIPE,
-                                 text=True)
-        try:
-            line = " "
-            while line and "] Starting" not in line:      # its subscription is in place
-                line = serve.stderr.readline()
-            assert line, "service serve exited"
+        with _serving(srv.url, "smoke.svc"):
             r = _bench("service", "request", "smoke.svc", "-s", srv.url, "--msgs", "20", "--sleep", "10ms",
                        "--no-progress")
-        finally:
-            serve.terminate()
-            serve.wait(10)
         assert r.returncode == 0, r.stderr
         assert 0 < _rate(r.stdout, "requester stats") <= 105
 
@@ -261,18 +269,8 @@ def test_sleep_in_consumer_and_service_handlers():
             r = _bench("js", mode, "--stream", "HS", "--sleep", "10ms", "-s", srv.url, "--msgs", "20", "--no-progress")
             assert r.returncode == 0, (mode, r.stderr)
             assert 0 < _rate(r.stdout, "stats") <= 105, (mode, r.stdout)
-        serve = subprocess.Popen([sys.executable, "-m", "natsx.bench", "service", "serve", "smoke.hsvc", "-s", srv.url,
-                                  "--no-progress", "--duration", "60s", "--sleep", "10ms"], cwd=str(ROOT),
-                                 stderr=subprocess.PIPE, text=True)
-        try:
-            line = " "
-            while line and "] Starting" not in line:
-                line = serve.stderr.readline()
-            assert line, "service serve exited"
+        with _serving(srv.url, "smoke.hsvc", "--sleep", "10ms"):
             r = _bench("service", "request", "smoke.hsvc", "-s", srv.url, "--msgs", "20", "--no-progress")
-        finally:
-            serve.terminate()
-            serve.wait(10)
         assert r.returncode == 0, r.stderr
         assert 0 < _rate(r.stdout, "requester stats") <= 105
 

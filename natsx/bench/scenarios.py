@@ -131,7 +131,7 @@ def _apply_subject(c, o: Options, subject: str) -> None:
 
 
 def _apply_pacing(c, o: Options) -> None:
-    """--sleep and --throughput, enforced per frame in the C loop."""
+    """--sleep and --throughput, enforced per frame (per handled message for receivers) in the C loop."""
     c.pace_ns = int(o.sleep * 1e9)
     c.rate_ns = int(1e9 * o.clients / o.throughput) if o.throughput > 0 else 0
 
@@ -205,7 +205,7 @@ def service_serve(o: Options, ready: Optional[Callable[[], None]] = None) -> Ben
         for i, conn in enumerate(conns):
             conn.subscribe_data(o.subject, "q")
             conn.flush()
-            conn.c.pace_ns = int(o.sleep * 1e9)      # the handler sleeps before each reply
+            _apply_pacing(conn.c, o)                 # the handler sleeps before each reply
             conn.c.start(lg.ROLE_SERVE, 0)
             log(f"[{i + 1}] Starting {LABELS['reply']}, hit control-c to stop")
         if ready:
@@ -378,7 +378,7 @@ def js_consume(o: Options, kind: str) -> Benchmark:
             c.pull_expires_ns = _ns(o.js_timeout)
             c.fetch = kind == "fetch"
             conn.flush()
-            c.pace_ns = int(o.sleep * 1e9)           # the handler sleeps on each message
+            _apply_pacing(c, o)                      # the handler sleeps on each message
             c.start(lg.ROLE_PULL, n)
         prog = Progress(o.progress, sum(counts), {"ordered": "Receiving", "consume": "Consuming",
                                                   "fetch": "Fetching"}[kind])
