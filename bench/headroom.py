@@ -22,60 +22,17 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import re
 import statistics
 import subprocess
 import sys
-import tempfile
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Optional
 
 from bench.compare import machine, markdown_grid, nats_server_version, text_grid
-from bench.gobuild import build_go_program
-from bench.servers import NATSX, REF, ROOT, Server
-from bench.suite import BY_NAME, RunError, Scenario, run_on_fresh_server
+from bench.servers import NATSX, REF
+from bench.suite import BY_NAME, GO_JS_FETCH, GoGenerator, GoRun, RunError, Scenario, run_on_fresh_server
 
 GO = "nats.go"
-
-
-@dataclass
-class GoRun:
-    """The same load from bench/go_reference/<program>/main.go: each step's arguments in turn,
-    the figure read from the last step's output."""
-    program: str
-    steps: list
-    pattern: str
-
-
-class GoGenerator:
-    """nats.go's reference programs, built on first use into a temporary directory."""
-
-    def __init__(self) -> None:
-        self._tmp = tempfile.TemporaryDirectory(prefix="natsx-gobench-")
-        self._exes: dict[str, Path] = {}
-
-    def exe(self, program: str) -> Path:
-        if program not in self._exes:
-            src = ROOT / "bench" / "go_reference" / program / "main.go"
-            self._exes[program] = build_go_program(src, Path(self._tmp.name), f"natsxbench{program}")
-        return self._exes[program]
-
-    def run(self, go: GoRun, url: str, msgs: int) -> float:
-        out = ""
-        for args in go.steps:
-            r = subprocess.run([str(self.exe(go.program)), "-s", url, "-n", str(msgs), *args],
-                               capture_output=True, text=True, timeout=600)
-            if r.returncode != 0:
-                raise RunError(f"nats.go {go.program} {' '.join(args)}: {r.stderr.strip()[-300:]}")
-            out = r.stdout
-        m = re.search(go.pattern, out)
-        if not m:
-            raise RunError(f"nats.go {go.program}: no figure in {out[-300:]!r}")
-        return float(m.group(1).replace(",", ""))
-
-    def close(self) -> None:
-        self._tmp.cleanup()
 
 
 @dataclass
@@ -84,21 +41,16 @@ class Reference:
     rate: Optional[int]                # the nats CLI's figure (low end), msgs/s; None: latency only
     text: str                          # the figure as the issue states it
     p50_us: Optional[float] = None     # latency reference (high end), µs
-    go: Optional[GoRun] = field(default=None)   # the same load from nats.go (--go)
+    go: Optional[GoRun] = None         # nats.go's load for --go, if not the scenario's own
 
 
-_PUB = r"Pub stats: ([\d,]+) msgs/sec"
-_SUB = r"(?m)^ Sub stats: ([\d,]+) msgs/sec"     # not the "Pub/Sub stats" line (their sum)
 REFERENCES = [
-    Reference("publish 16B", 5_200_000, "5.2M msgs/s", go=GoRun("core", [["-np", "1", "-ns", "0"]], _PUB)),
-    Reference("1->1 16B", 1_800_000, "1.8–1.9M msgs/s", go=GoRun("core", [["-np", "1", "-ns", "1"]], _SUB)),
-    Reference("1->5 fan-out 16B", 3_500_000, "3.5–3.9M msgs/s delivered",
-              go=GoRun("core", [["-np", "1", "-ns", "5"]], _SUB)),
-    Reference("JS publish async file", 200_000, "~200k msgs/s",
-              go=GoRun("jetstream", [["-mode", "pub"]], r"go js async publish: (\d+) msgs/s")),
+    Reference("publish 16B", 5_200_000, "5.2M msgs/s"),
+    Reference("1->1 16B", 1_800_000, "1.8–1.9M msgs/s"),
+    Reference("1->5 fan-out 16B", 3_500_000, "3.5–3.9M msgs/s delivered"),
+    Reference("JS publish async file", 200_000, "~200k msgs/s"),
     # nats.go 1.22 (Debian) has no Consume(): its durable consumer is fetch + ack.
-    Reference("JS durable consume", 200_000, "~200k msgs/s",
-              go=GoRun("jetstream", [["-mode", "pub"], ["-mode", "consume"]], r"fetch\+ack: (\d+) msgs/s")),
+    Reference("JS durable consume", 200_000, "~200k msgs/s", go=GO_JS_FETCH),
     Reference("request/reply 1 client", None, "p50 100–130 µs", p50_us=130.0),
 ]
 
@@ -129,9 +81,8 @@ def measure(ref: Reference, rounds: int, quick: bool = False, echo=print,
             p50 = f", p50 {res['p50_us']:.0f} µs" if res.get("p50_us") else ""
             echo(f"  {sc.name} round {r + 1} {kind}: {res['rate']:,} msgs/s{p50}, "
                  f"generator {res['cpu_s']:.2f} CPU s for {res['msgs']:,} msgs")
-        if go and ref.go:
-            with Server(REF, jetstream=sc.jetstream) as srv:
-                go_rates.append(go.run(ref.go, srv.url, sc.quick_msgs if quick else sc.msgs))
+        if go and (ref.go or sc.go):
+            go_rates.append(run_on_fresh_server(sc, REF, quick, go=go, go_run=ref.go)["rate"])
             echo(f"  {sc.name} round {r + 1} {GO} on {REF}: {go_rates[-1]:,.0f} msgs/s")
     row: dict = {"scenario": ref.scenario, "reference": ref.text, "reference_rate": ref.rate,
                  "reference_p50_us": ref.p50_us}

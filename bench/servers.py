@@ -47,6 +47,14 @@ def server_command(kind: str, port: int, store: Optional[str]) -> list[str]:
     return [sys.executable, "-m", "natsx", "serve"] + flags
 
 
+def process_cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        # Fields after the command name, which is in parentheses and may hold spaces:
+        # state is field 3 of proc(5), utime field 14 and stime field 15.
+        after_name = f.read().rsplit(")", 1)[1].split()
+    return (int(after_name[11]) + int(after_name[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class Server:
     """One server process; `with Server(kind) as s: s.url`."""
 
@@ -89,6 +97,11 @@ class Server:
 
     def pid(self) -> int:
         return self.proc.pid if self.proc else 0
+
+    def cpu_seconds(self) -> float:
+        """CPU time the server process has used so far: utime + stime over all its threads
+        (those that ended included), from /proc/<pid>/stat, in clock ticks of 10 ms."""
+        return process_cpu_seconds(self.pid())
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:

@@ -2,7 +2,8 @@
 
 Each benchmark round runs the scenario once on each selected server (NATSX_TEST_SERVERS,
 default both); pytest-benchmark times the rounds, and extra_info carries what counts: each
-server's median msgs/s (and p50 latency), the median natsx / nats-server ratio and its spread.
+server's median msgs/s (and p50 latency) and server CPU seconds per million messages, the
+median natsx / nats-server ratio and its spread.
 JetStream scenarios record natsx as unavailable while natsx has no JetStream.
 """
 import pytest
@@ -39,9 +40,13 @@ def test_side_by_side(benchmark, request, scenario):
         benchmark.extra_info[f"{kind} msgs/s"] = cell.get("rate")
         if cell.get("p50_us"):
             benchmark.extra_info[f"{kind} p50 us"] = round(cell["p50_us"], 1)
+        if cell.get("server_cpu_per_1m") is not None:
+            benchmark.extra_info[f"{kind} server CPU s per 1M msgs"] = round(cell["server_cpu_per_1m"], 3)
     if row.get("ratio") is not None:
         benchmark.extra_info["ratio"] = round(row["ratio"], 3)
         benchmark.extra_info["ratio spread"] = f"{row['ratio_min']:.2f}-{row['ratio_max']:.2f}"
+    if row.get("cpu_ratio") is not None:
+        benchmark.extra_info["CPU per msg ratio nats-server / natsx"] = round(row["cpu_ratio"], 3)
     if errors:
         benchmark.extra_info["unavailable"] = errors
     print("\n" + text_table([row]))

@@ -18,11 +18,12 @@ sys.path.insert(0, str(ROOT))
 
 from bench.servers import REF, Server, selected_servers  # noqa: E402
 from conftest import RawClient  # noqa: E402
-from bench.suite import SCENARIOS, run_scenario  # noqa: E402
+from bench.suite import SCENARIOS, GoGenerator, run_scenario  # noqa: E402
 from natsx.bench.client import Conn  # noqa: E402
 
 CORE = [s for s in SCENARIOS if s.core]
 JS = [s for s in SCENARIOS if not s.core]
+CORE_GO = [s for s in CORE if s.go]
 
 
 @pytest.fixture(scope="module", params=selected_servers())
@@ -33,12 +34,60 @@ def server(request):
 
 @pytest.mark.parametrize("scenario", CORE, ids=[s.name for s in CORE])
 def test_core_scenario_completes(server, scenario):
-    res = run_scenario(scenario, server.url, quick=True, timeout=120)
+    cpu_before = server.cpu_seconds()
+    res = run_scenario(scenario, server.url, quick=True, timeout=120, server_cpu=server.cpu_seconds)
     assert res["msgs"] > 0
     assert res["rate"] > 0
     assert res["cpu_s"] > 0      # the generator's own CPU time, for bench.headroom's ceiling
     if "request" in scenario.main:
         assert res["p50_us"] and res["p50_us"] > 0
+    # The server's CPU over the measured part: never negative, never more than it used in all.
+    assert 0 <= res["server_cpu_s"] <= server.cpu_seconds() - cpu_before + 0.01
+    assert res["server_msgs"] == scenario.quick_msgs
+
+
+@pytest.fixture(scope="module")
+def go_generator():
+    go = GoGenerator()
+    yield go
+    go.close()
+
+
+@pytest.mark.parametrize("scenario", CORE_GO, ids=[s.name for s in CORE_GO])
+def test_core_scenario_completes_with_nats_go(server, go_generator, scenario):
+    """--generator go: nats.go's reference program runs the scenario's load and reports its figure."""
+    res = go_generator.run(scenario.go, server.url, scenario.quick_msgs, server.cpu_seconds, timeout=120)
+    assert res["rate"] > 0 and res["server_msgs"] == scenario.quick_msgs
+    assert res["server_cpu_s"] >= 0
+    if "request" in scenario.main:
+        assert res["p50_us"] and res["p50_us"] > 0
+
+
+def test_every_core_scenario_has_a_nats_go_load():
+    assert CORE_GO == CORE
+
+
+def test_compare_with_the_go_generator(tmp_path):
+    """`python -m bench.compare --generator go` (quick): the table names its generator, has the
+    server-CPU columns for both servers, and marks what nats.go cannot run n/a."""
+    md, csv_path, js = tmp_path / "p.md", tmp_path / "p.csv", tmp_path / "p.json"
+    r = subprocess.run([sys.executable, "-m", "bench.compare", "--quick", "--generator", "go", "-k", "1->1 16B",
+                        "-k", "KV put", "--markdown", str(md), "--csv", str(csv_path), "--json", str(js)],
+                       capture_output=True, text=True, cwd=str(ROOT), timeout=600)
+    assert r.returncode == 0, r.stderr + r.stdout
+    assert "Generator: nats.go " in r.stdout and "natsx CPU s / 1M msgs" in r.stdout
+    doc = json.loads(js.read_text())
+    rows = {row["scenario"]: row for row in doc["rows"]}
+    assert doc["meta"]["generator"].startswith("nats.go ")
+    for kind in selected_servers():
+        cell = rows["1->1 16B"][kind]
+        assert cell["rate"] > 0 and cell["server_cpu_per_1m"] >= 0
+    assert rows["KV put"]["unsupported"]
+    text = md.read_text()
+    assert "| nats-server CPU s / 1M msgs |" in text and "| KV put | n/a |" in text
+    assert "n/a with this generator (no nats.go reference program runs it): KV put." in text
+    head = csv_path.read_text().splitlines()[0].split(",")
+    assert {"generator", "natsx_cpu_s_per_1m_msgs", "nats_server_cpu_s_per_1m_msgs", "cpu_ratio"} <= set(head)
 
 
 @pytest.mark.parametrize("scenario", JS, ids=[s.name for s in JS])
