@@ -176,6 +176,22 @@ def text_grid(head: list[str], body: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+def rst_grid(head: list[str], body: list[list[str]]) -> str:
+    """A reStructuredText grid table (as README.rst's Performance section has)."""
+    widths = [max(len(r[i]) for r in [head] + body) for i in range(len(head))]
+
+    def rule(ch: str) -> str:
+        return "+" + "+".join(ch * (w + 2) for w in widths) + "+"
+
+    def line(r: list[str]) -> str:
+        return "| " + " | ".join(c.ljust(widths[i]) for i, c in enumerate(r)) + " |"
+
+    out = [rule("-"), line(head), rule("=")]
+    for r in body:
+        out += [line(r), rule("-")]
+    return "\n".join(out) + "\n"
+
+
 def markdown_grid(head: list[str], body: list[list[str]], meta: dict, how: str, notes: tuple = ()) -> str:
     """A Markdown table under lines saying when, where and with which command it was measured."""
     out = [f"Measured {meta['date']} on {meta['machine']}; nats-server {meta['nats_server']}.",
@@ -236,6 +252,7 @@ def main(argv: Optional[list] = None) -> int:
                     help="the load generator: natsx bench (default) or go, nats.go's reference programs "
                          "(bench/go_reference, built offline from Debian's nats.go)")
     ap.add_argument("--markdown", help="write the table as Markdown")
+    ap.add_argument("--rst", help="write the table as a reStructuredText grid table")
     ap.add_argument("--csv", help="write the table as CSV")
     ap.add_argument("--json", help="write every figure as JSON")
     args = ap.parse_args(argv)
@@ -256,6 +273,9 @@ def main(argv: Optional[list] = None) -> int:
     if args.markdown:
         with open(args.markdown, "w") as f:
             f.write(markdown(rows, meta))
+    if args.rst:
+        with open(args.rst, "w") as f:
+            f.write(rst_grid(HEAD, table_rows(rows)))
     if args.csv:
         with open(args.csv, "w") as f:
             f.write(to_csv(rows))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.compare import HEAD, markdown, summarize, table_rows, to_csv  # noqa: E402
+from bench.compare import HEAD, markdown, rst_grid, summarize, table_rows, to_csv  # noqa: E402
 from bench.servers import NATSX, REF, process_cpu_seconds  # noqa: E402
 from bench.suite import BY_NAME  # noqa: E402
 from natsx.bench.cli import parse_duration, parse_size
@@ -61,6 +61,9 @@ def test_compare_reports_server_cpu_per_million_messages():
     assert dict(zip(HEAD, cells))["natsx CPU s / 1M msgs"] == "0.25"
     assert dict(zip(HEAD, cells))["nats-server CPU s / 1M msgs"] == "0.80"
     assert cells[-1] == "4.00× (2.00–4.00)"
+    grid = rst_grid(["a", "bb"], [["1", "2"], ["333", "4"]]).splitlines()
+    assert grid == ["+-----+----+", "| a   | bb |", "+=====+====+", "| 1   | 2  |", "+-----+----+",
+                    "| 333 | 4  |", "+-----+----+"]
     line = to_csv([row]).splitlines()[1].split(",")
     assert line[:2] == ["1->1 16B", "go"] and "0.25" in line and "0.8" in line
 
