@@ -1018,9 +1018,13 @@ _NOTHING = object()  # an integer with an unknown suffix sets no value at all
 
 
 class _Parser:
-    def __init__(self, text: str, fp: str, pedantic: bool, env_refs: set[str]) -> None:
+    def __init__(
+        self, text: str, fp: str, pedantic: bool, env_refs: set[str], reading: tuple[str, ...] = ()
+    ) -> None:
         self.mapping: dict[str, Any] = {}
         self.fp = fp
+        # The files being read, outermost first (this one included): an include of one loops.
+        self.reading = reading + ((fp,) if fp else ())
         self.dir = _go_dir(fp)
         self.pedantic = pedantic
         self.env_refs = env_refs
@@ -1120,6 +1124,15 @@ class _Parser:
 
     def _include(self, it: _Item) -> None:
         path = _go_join(self.dir, it.val)
+        real = os.path.realpath(path)
+        loop = [fp for fp in self.reading if os.path.realpath(fp) == real]
+        if loop:
+            # nats-server recurses until its stack overflows; name the loop instead.
+            chain = " -> ".join(self.reading[self.reading.index(loop[0]):] + (path,))
+            raise ConfigError(
+                f"{self.fp}:{it.line}:{it.pos}: include loop: '{it.val}' is already being read ({chain})",
+                filename=self.fp, line=it.line, column=it.pos,
+            )
         try:
             text = _read_text(path)
         except OSError as e:
@@ -1127,7 +1140,7 @@ class _Parser:
                 f"error parsing include file '{it.val}', {_go_os_error('open', path, e)}"
             ) from None
         try:
-            m = _Parser(text, path, self.pedantic, self.env_refs).parse()
+            m = _Parser(text, path, self.pedantic, self.env_refs, self.reading).parse()
         except ConfigError as e:
             raise ConfigError(
                 f"error parsing include file '{it.val}', {e}",
