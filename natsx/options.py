@@ -801,9 +801,9 @@ def apply_config(
                 col.err(raw if isinstance(raw, Token) else None, str(p))
         if refuse_unsupported:
             # After nats-server's own errors, so a config it rejects reads the same; in file order.
-            refusals = [(col.where.get(path, (None, name)), feature) for path, name, feature in _unsupported(opts)]
-            refusals.sort(key=lambda r: (r[0][0].source_file, r[0][0].line, r[0][0].pos) if r[0][0] else ("", 0, 0))
-            for (tk, written), feature in refusals:
+            refusals = [(*col.where.get(path, (None, path)), feature) for path, feature in _unsupported(opts)]
+            refusals.sort(key=lambda r: (r[0].source_file, r[0].line, r[0].pos) if r[0] else ("", 0, 0))
+            for tk, written, feature in refusals:
                 col.err(tk, _refusal(written, feature))
     opts.config_warnings = list(col.warnings)
     if col.errors:
@@ -850,7 +850,6 @@ def load_server_options(
 # the feature lands.
 
 _TLS = "TLS"
-_CLUSTER = "clustering"
 _JWT = "operator/JWT authentication"
 _PROXIES = "trusted proxies"
 _ROTATION = "log file rotation"
@@ -868,9 +867,10 @@ def _is(value: Any) -> Callable[[Any], bool]:
 # ServerOptions attribute -> feature; refused when it differs from the default (an empty block
 # such as `tls {}` differs from None).
 _UNSUPPORTED_FIELDS = {
+    "client_advertise": "advertising another client address",
     "tls": _TLS,
     "https_port": "monitoring over HTTPS",
-    "cluster": _CLUSTER,
+    "cluster": "clustering",
     "gateway": "gateways",
     "leafnodes": "leaf nodes",
     "websocket": "WebSocket",
@@ -932,28 +932,29 @@ _UNSUPPORTED_USER_EXTRA: dict[str, tuple[str, Callable[[Any], bool]]] = {
 _DEFAULTS = ServerOptions()
 
 
-def _unsupported(opts: ServerOptions) -> Iterator[tuple[str, str, str]]:
-    """(option path, its name, feature) for every option natsx would not enforce."""
+def _unsupported(opts: ServerOptions) -> Iterator[tuple[str, str]]:
+    """(option path, feature) for every option natsx would not enforce; the path names the
+    option to code that embeds natsx, and locates it in a config file (_Collector.where)."""
     for attr, feature in _UNSUPPORTED_FIELDS.items():
         if getattr(opts, attr) != getattr(_DEFAULTS, attr):
-            yield attr, attr, feature
+            yield attr, feature
     for key, value in opts.other.items():
         feature, harmless = _UNSUPPORTED_OTHER.get(key, ("", None))
         if harmless is not None and not harmless(value):
-            yield key, key, feature
+            yield key, feature
     for key in opts.jetstream_extra:
         if key in _UNSUPPORTED_JETSTREAM:
-            yield f"jetstream.{key}", f"jetstream.{key}", _UNSUPPORTED_JETSTREAM[key]
+            yield f"jetstream.{key}", _UNSUPPORTED_JETSTREAM[key]
     for i, user in enumerate(opts.users):
         if user.nkey:
-            yield f"users[{i}].nkey", f"users[{i}].nkey", "NKey users"
+            yield f"users[{i}].nkey", "NKey users"
         # Defaults copied from authorization are refused there, once.
         if user.permissions is not None and user.permissions is not opts.default_permissions:
-            yield f"users[{i}].permissions", f"users[{i}].permissions", "permissions"
+            yield f"users[{i}].permissions", "permissions"
         for key, value in user.extra.items():
-            feature, harmless = _UNSUPPORTED_USER_EXTRA[key]
+            feature, harmless = _UNSUPPORTED_USER_EXTRA.get(key, (key, _refused))
             if not harmless(value):
-                yield f"users[{i}].{key}", f"users[{i}].{key}", feature
+                yield f"users[{i}].{key}", feature
 
 
 def _refusal(name: str, feature: str) -> str:
@@ -965,7 +966,7 @@ def validate_options(opts: ServerOptions) -> None:
     """nats-server's validateOptions: checks across options, made when the server starts (after
     flags are merged; `-t` does not make them). Raises ConfigError with nats-server's text.
     Options natsx does not enforce (set by embedding code or flags) are refused first."""
-    refusals = [_refusal(name, feature) for _, name, feature in _unsupported(opts)]
+    refusals = [_refusal(path, feature) for path, feature in _unsupported(opts)]
     if refusals:
         raise ConfigError("\n".join(refusals))
     if opts.max_payload > opts.max_pending:

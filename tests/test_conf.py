@@ -716,6 +716,25 @@ DIFF_CASES = [
     "max_payload: 1.5MB\n",
     "debug: on\ntrace: OFF\nlogtime: Yes\n",
     "port: 4222\n\u00e9t\u00e9: 1\n",
+    # keys natsx parses only to refuse them (tests/test_fail_closed.py) still get nats-server's checks
+    "feature_flags { js_ack_fc_v2: true }\n",
+    "feature_flags { js_ack_fc_v2: 1 }\n",
+    "feature_flags: 1\n",
+    'write_timeout: "retry"\n',
+    'write_timeout: "sometimes"\n',
+    "write_timeout: 1\n",
+    "max_sub_tokens: 300\n",
+    "max_sub_tokens: 0\n",
+    "max_subscription_tokens: 8\n",
+    "proxy_protocol: 1\n",
+    'syslog: "yes"\n',
+    "prof_port: true\n",
+    "remote_syslog: 5\n",
+    "no_header_support: true\nmax_closed_clients: 5\n",
+    "authorization { users [ {user: a, password: b, account: X} ] }\n",
+    "authorization { user: a, password: b, proxy_required: 1 }\n",
+    "authorization { user: a, password: b, proxy_required: true }\n",
+    "authorization { users [ {user: a, password: b, proxy_required: true, clients: [STANDARD]} ] }\n",
 ]
 
 

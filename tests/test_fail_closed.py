@@ -29,6 +29,7 @@ HEADER = "# natsx fail-closed case\n"             # keys start on line 2, where 
 # (config after HEADER, refused key as natsx names it, feature in the message).  The refused key's
 # last dotted part is written on the config's last line that contains it.
 REFUSED = [
+    ('client_advertise: "nats.example.com:4222"\n', "client_advertise", "advertising another client address"),
     ("tls {}\n", "tls", "TLS"),
     ("tls { cert_file: $CERT, key_file: $KEY }\n", "tls", "TLS"),
     ("ocsp: true\n", "ocsp", "TLS"),
@@ -213,9 +214,12 @@ def test_sighup_with_a_refused_key_keeps_the_running_config(tmp_path):
         srv.signal(signal.SIGHUP)
         log = srv.wait_for_log("Failed to reload server configuration", timeout=30)
         assert f'{srv.config_path}:2:1: "tls" is not supported by natsx yet (TLS)' in log
-        still = raw_connect(srv, {"verbose": False, "auth_token": "first"})  # the old token still works
-        still.assert_alive()
-        still.close()
+        # Nothing of the refused file applies: the old token still works, the new one does not.
+        with raw_connect(srv, {"verbose": False, "auth_token": "first"}) as still:
+            still.assert_alive()
+        new = raw_connect(srv)
+        new.send(b'CONNECT {"verbose":false,"auth_token":"second"}\r\n')
+        assert new.read_until_closed(5) == b"-ERR 'Authorization Violation'\r\n"
     finally:
         assert srv.stop() == 0
 
