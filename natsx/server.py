@@ -15,7 +15,6 @@ import os
 import platform
 import signal
 import subprocess
-import sys
 import time
 from collections import deque
 from typing import Any, Callable
@@ -28,6 +27,7 @@ from natsx.client import Client
 from natsx.options import ServerOptions, load_server_options, validate_options
 from natsx.log import Logger
 from natsx.nkeys import new_curve_key, new_server_id
+from natsx import portsfile
 
 CLOSED_CONNECTIONS_KEPT = 10000
 SHUTDOWN_FLUSH_TIMEOUT = 5.0    # seconds closing clients get to receive their pending output
@@ -73,6 +73,7 @@ class Server:
         self._done = asyncio.Event()   # set once shut down
         self._started = False
         self._tick_handle: asyncio.TimerHandle | None = None
+        self._ports_file = ""
 
     @property
     def name(self) -> str:
@@ -196,12 +197,11 @@ class Server:
         self._tick_handle = asyncio.get_running_loop().call_later(1.0, self._tick)
 
     def _write_ports_file(self) -> None:
-        ports: dict[str, list[str]] = {"nats": [self.client_url]}
-        if self.http_port:
-            ports["monitoring"] = [f"http://{self.options.http_host or self.options.host}:{self.http_port}"]
-        name = f"{os.path.basename(sys.argv[0]) or 'natsx'}_{os.getpid()}.ports"
-        with open(os.path.join(self.options.ports_file_dir, name), "w") as f:
-            json.dump(ports, f)
+        assert self._listener is not None
+        listeners = {"nats": ("nats", self._listener.sockets[0])}
+        if self._monitor is not None:
+            listeners["monitoring"] = ("http", self._monitor.sockets[0])
+        self._ports_file = portsfile.write(self.options.ports_file_dir, listeners)
 
     async def shutdown(self) -> None:
         if not self._started or self._done.is_set():
@@ -217,11 +217,12 @@ class Server:
         await self._drain(SHUTDOWN_FLUSH_TIMEOUT)
         if self._monitor is not None:
             self._monitor.close()
-        if self.options.pid_file:
-            try:
-                os.unlink(self.options.pid_file)
-            except OSError:
-                pass
+        for path in (self.options.pid_file, self._ports_file):
+            if path:
+                try:
+                    os.unlink(path)
+                except OSError:
+                    pass
         self.log.info("Server Exiting..")
         self._done.set()
 

@@ -4,13 +4,16 @@ for the same start: the same keys in the same order, values of the same shape.""
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from conftest import NATSX, REF, RawClient, ServerProcess, stable_info
+from conftest import NATSX, REF, RawClient, ServerProcess, free_port, stable_info, wait_for
 from natsx import nkeys
 
 # Configurations natsx and nats-server both serve in full (-js is not among them: natsx does not
@@ -81,3 +84,59 @@ def test_varz_identity_fields_match_info(pair):
         info = first_info(srv)
         assert varz["go"] == info["go"] and varz["git_commit"] == info["git_commit"]
         assert isinstance(varz["gomaxprocs"], int) and varz["gomaxprocs"] >= 1
+
+
+# ---- ports file ---------------------------------------------------------------------------------
+
+def ports_file(srv: ServerProcess, directory: Path, program: str) -> Path:
+    assert srv.proc is not None
+    path = directory / f"{program}_{srv.proc.pid}.ports"
+    wait_for(path.exists, what=f"{path}")
+    wait_for(lambda: path.read_text().endswith("}"), what=f"{path} written")
+    return path
+
+
+def without_ports(text: str, srv: ServerProcess) -> str:
+    return text.replace(f":{srv.port}\"", ":NATS\"").replace(f":{srv.http_port}\"", ":HTTP\"")
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "127.0.0.1"])
+def test_ports_file_matches_nats_server(tmp_path, host):
+    """Same name pattern, same compact JSON, the same URLs (every interface's for 0.0.0.0); removed
+    when the server stops."""
+    texts, paths = {}, {}
+    for kind, program in ((REF, "nats-server"), (NATSX, "natsx")):
+        directory = tmp_path / f"ports-{kind}"
+        directory.mkdir()
+        srv = ServerProcess(kind, tmp_path).start(["-a", host, "--ports_file_dir", str(directory)], monitor=True)
+        try:
+            paths[kind] = ports_file(srv, directory, program)
+            texts[kind] = without_ports(paths[kind].read_text(), srv)
+        finally:
+            srv.stop()
+        assert not paths[kind].exists(), f"{kind} left its ports file behind"
+    assert texts[NATSX] == texts[REF]
+    assert list(json.loads(texts[NATSX])) == ["nats", "monitoring"]
+
+
+def test_ports_file_named_after_the_program(tmp_path):
+    """Installed under nats-server's name (a script that runs natsx's main), natsx writes
+    nats-server_<pid>.ports, as a drop-in must."""
+    script = tmp_path / "bin" / "nats-server"
+    script.parent.mkdir()
+    script.write_text(f"#!{sys.executable}\nimport sys\nfrom natsx.cli import main\nsys.exit(main())\n")
+    script.chmod(0o755)
+    directory = tmp_path / "ports"
+    directory.mkdir()
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent))
+    proc = subprocess.Popen([str(script), "serve", "-a", "127.0.0.1", "-p", str(free_port()),
+                             "--ports_file_dir", str(directory)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        path = directory / f"nats-server_{proc.pid}.ports"
+        wait_for(lambda: path.exists() and path.read_text().endswith("}"), what=str(path))
+        assert list(json.loads(path.read_text())) == ["nats"]
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    assert not path.exists()
