@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import urllib.request
@@ -32,7 +33,7 @@ def first_info(srv: ServerProcess) -> dict:
     try:
         return client.info
     finally:
-        client.sock.close()
+        client.close()
 
 
 @pytest.fixture
@@ -119,24 +120,71 @@ def test_ports_file_matches_nats_server(tmp_path, host):
     assert list(json.loads(texts[NATSX])) == ["nats", "monitoring"]
 
 
-def test_ports_file_named_after_the_program(tmp_path):
-    """Installed under nats-server's name (a script that runs natsx's main), natsx writes
-    nats-server_<pid>.ports, as a drop-in must."""
-    script = tmp_path / "bin" / "nats-server"
-    script.parent.mkdir()
-    script.write_text(f"#!{sys.executable}\nimport sys\nfrom natsx.cli import main\nsys.exit(main())\n")
-    script.chmod(0o755)
+@pytest.fixture
+def natsx_as_nats_server(tmp_path) -> tuple[Path, dict[str, str]]:
+    """natsx installed under nats-server's name: a launcher like the `natsx` console script and a
+    `nats-server` symlink to it (how a drop-in replaces the binary); with the env to run this tree."""
+    launcher = tmp_path / "bin" / "natsx"
+    launcher.parent.mkdir()
+    launcher.write_text(f"#!{sys.executable}\nimport sys\nfrom natsx.cli import main\nsys.exit(main())\n")
+    launcher.chmod(0o755)
+    (tmp_path / "bin" / "nats-server").symlink_to(launcher)
+    return tmp_path / "bin" / "nats-server", dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent))
+
+
+def start_program(exe: Path, args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
+    return subprocess.Popen([str(exe), *args], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+def stop_program(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+
+
+def test_ports_file_named_after_the_program(tmp_path, natsx_as_nats_server):
+    """Run as nats-server, natsx writes nats-server_<pid>.ports, as a drop-in must."""
+    exe, env = natsx_as_nats_server
     directory = tmp_path / "ports"
     directory.mkdir()
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent))
-    proc = subprocess.Popen([str(script), "serve", "-a", "127.0.0.1", "-p", str(free_port()),
-                             "--ports_file_dir", str(directory)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = start_program(exe, ["-a", "127.0.0.1", "-p", str(free_port()), "--ports_file_dir", str(directory)], env)
+    path = directory / f"nats-server_{proc.pid}.ports"
     try:
-        path = directory / f"nats-server_{proc.pid}.ports"
         wait_for(lambda: path.exists() and path.read_text().endswith("}"), what=str(path))
         assert list(json.loads(path.read_text())) == ["nats"]
     finally:
-        proc.terminate()
-        proc.wait(10)
+        stop_program(proc)
     assert not path.exists()
+
+
+@pytest.mark.parametrize("kind", [REF, NATSX])
+def test_nats_py_harness_command_line(kind, natsx_as_nats_server):
+    """nats.py's test harness runs `nats-server -p P -m H -a 127.0.0.1` and polls /varz (100 tries,
+    0.1 s apart) before each test. natsx under that name used to exit on the missing `serve`
+    subcommand, so every poll failed: tests needing no server (ConnectFailuresTest::
+    test_connect_timeout) took 10 s longer, the others failed. Both must answer /varz and CONNECT."""
+    exe, env = natsx_as_nats_server if kind == NATSX else (Path(shutil.which("nats-server") or "nats-server"), None)
+    port, http_port = free_port(), free_port()
+    proc = start_program(exe, ["-p", str(port), "-m", str(http_port), "-a", "127.0.0.1"], env)
+    try:
+        def varz_ok() -> bool:
+            assert proc.poll() is None, f"{kind} exited with {proc.returncode}"
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/varz", timeout=5) as r:
+                    return r.status == 200
+            except OSError:
+                return False
+
+        wait_for(varz_ok, what=f"{kind} /varz")
+        client = RawClient("127.0.0.1", port)
+        try:
+            assert client.info["port"] == port
+            assert client.transact(b'CONNECT {"verbose":false}\r\n') == b""
+        finally:
+            client.close()
+    finally:
+        stop_program(proc)
