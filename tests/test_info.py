@@ -1,5 +1,6 @@
-"""INFO, the /varz identity fields and the ports file, each compared with what nats-server writes
-for the same start: the same keys in the same order, values of the same shape."""
+"""INFO, the /varz identity fields, the ports file and natsx run under nats-server's name, each
+compared with what nats-server does for the same start: the same keys in the same order, values of
+the same shape."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import urllib.request
@@ -14,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import NATSX, REF, RawClient, ServerProcess, free_port, stable_info, wait_for
+from conftest import NATSX, REF, RawClient, ServerProcess, free_port, split_infos, stable_info, wait_for
 from natsx import nkeys
 
 # Configurations natsx and nats-server both serve in full (-js is not among them: natsx does not
@@ -59,6 +61,24 @@ def test_info_keys_and_order_match_nats_server(pair, config):
     ref_info, cand_info = first_info(ref), first_info(cand)
     assert list(cand_info) == list(ref_info)
     assert stable_info(cand_info) == stable_info(ref_info)
+
+
+def test_async_info_keys_match_nats_server(tmp_path):
+    """The INFO confirming CONNECT (after the first PONG) and the lame duck INFO: same key lists."""
+    seen = {}
+    for kind in (REF, NATSX):
+        srv = ServerProcess(kind, tmp_path).start(config="lame_duck_duration: 30s\nlame_duck_grace_period: 1s\n")
+        client = RawClient(srv.host, srv.port)
+        try:
+            client.transact(b'CONNECT {"protocol":1,"verbose":false}\r\n')
+            srv.signal(signal.SIGUSR2)
+            _, infos = split_infos(client.read_until(lambda b: b'"ldm":true' in b, timeout=10))
+            seen[kind] = [list(info) for info in infos]
+        finally:
+            client.close()
+            srv.kill()
+    assert seen[NATSX] == seen[REF]
+    assert [("connect_info" in keys, "ldm" in keys) for keys in seen[REF]] == [(True, False), (False, True)]
 
 
 def test_info_identity_fields_are_honest(pair):
