@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import os
 import sys
 from typing import Sequence
 
@@ -134,6 +135,8 @@ def _run(coro) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if argv is None and os.path.basename(sys.argv[0]) == "nats-server":
+        argv = ["serve", *sys.argv[1:]]   # installed under nats-server's name: its command line as is
     parser = argparse.ArgumentParser(prog="natsx", description="NATS server with a Cython/C hot path")
     parser.add_argument("--version", action="version",
                         version=f"natsx {natsx.__version__} (nats-server {natsx.NATS_SERVER_VERSION} compatible)")

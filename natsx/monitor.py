@@ -355,9 +355,12 @@ def varz(server: Any, params: Mapping[str, str] | None = None, http_port: Option
         "server_name": server.name,
         "version": natsx.NATS_SERVER_VERSION,
         "proto": 1,
-        "host": _opt(server, "host", "0.0.0.0"),
-        "port": _listen_port(server),
     }
+    if getattr(server, "git_commit", ""):
+        v["git_commit"] = server.git_commit
+    v["go"] = getattr(server, "runtime_version", "")
+    v["host"] = _opt(server, "host", "0.0.0.0")
+    v["port"] = _listen_port(server)
     if auth:
         v["auth_required"] = True
     v.update({
@@ -385,6 +388,7 @@ def varz(server: Any, params: Mapping[str, str] | None = None, http_port: Option
         "uptime": go_uptime(now / NS - start),
         "mem": rss,
         "cores": os.cpu_count() or 1,
+        "gomaxprocs": 1,   # GOMAXPROCS counts threads running server code at once: natsx has one loop
         "cpu": pcpu,
         "connections": len(server.clients),
         "total_connections": int(getattr(server, "total_connections", 0)),

@@ -9,10 +9,12 @@ Embedding, for Python users' own tests:
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
+import platform
 import signal
-import sys
+import subprocess
 import time
 from collections import deque
 from typing import Any, Callable
@@ -24,7 +26,8 @@ from natsx.auth import Authenticator
 from natsx.client import Client
 from natsx.options import ServerOptions, load_server_options, validate_options
 from natsx.log import Logger
-from natsx.nkeys import new_server_id
+from natsx.nkeys import new_curve_key, new_server_id
+from natsx import portsfile
 
 CLOSED_CONNECTIONS_KEPT = 10000
 SHUTDOWN_FLUSH_TIMEOUT = 5.0    # seconds closing clients get to receive their pending output
@@ -41,6 +44,11 @@ class Server:
         validate_options(opts)
         self.options = opts
         self.server_id = new_server_id()
+        # nats-server's xkey: a curve key pair for auth callout encryption; only the public half
+        # is used until natsx serves auth callout.
+        self.curve_key, self.xkey = new_curve_key()
+        self.runtime_version = runtime_version()
+        self.git_commit = source_revision()
         self.log = Logger(debug=opts.debug, trace=opts.trace, logtime=opts.logtime, log_file=opts.log_file)
         self.sublist = Sublist()
         self.core = ServerCore(self.sublist, max_payload=opts.max_payload, max_pending=opts.max_pending,
@@ -65,6 +73,7 @@ class Server:
         self._done = asyncio.Event()   # set once shut down
         self._started = False
         self._tick_handle: asyncio.TimerHandle | None = None
+        self._ports_file = ""
 
     @property
     def name(self) -> str:
@@ -111,30 +120,34 @@ class Server:
         return self.core.publish(_b(subject), payload, _b(reply), headers)
 
     def info_for(self, client: Client, ldm: bool = False, connect_info: bool = False) -> bytes:
-        """The INFO line a client gets on connect (and again, with ldm, in lame duck mode)."""
+        """The INFO line a client gets on connect (and again, with ldm, in lame duck mode): the
+        fields nats-server sends for the same options, in the order of its Info struct."""
         opts = self.options
         info: dict[str, Any] = {
             "server_id": self.server_id,
             "server_name": self.name,
             "version": natsx.NATS_SERVER_VERSION,
             "proto": 1,
-            "host": opts.host,
-            "port": self.port,
-            "headers": True,
         }
+        if self.git_commit:
+            info["git_commit"] = self.git_commit
+        info["go"] = self.runtime_version
+        info["host"] = opts.host
+        info["port"] = self.port
+        info["headers"] = True
         if self.authenticator.required:
             info["auth_required"] = True
         info["max_payload"] = opts.max_payload
         # "jetstream": true joins here once natsx serves $JS.API; until then -js must not claim it.
         info["client_id"] = client.cid
         info["client_ip"] = client.host
+        if ldm:
+            info["ldm"] = True
         if connect_info:
             info["connect_info"] = True
             info["remote_account"] = "$G"
-        if ldm:
-            info["ldm"] = True
         info["api_lvl"] = JETSTREAM_API_LEVEL
-        info["natsx_version"] = natsx.__version__
+        info["xkey"] = self.xkey
         return b"INFO " + json.dumps(info, separators=(",", ":")).encode() + b" \r\n"
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -144,6 +157,8 @@ class Server:
         self._started = True
         self.log.info("Starting nats-server")
         self.log.info(f"  Version:  {natsx.NATS_SERVER_VERSION} (natsx {natsx.__version__})")
+        self.log.info(f"  Git:      [{self.git_commit or 'not set'}]")
+        self.log.debug(f"  Go build: {self.runtime_version}")
         self.log.info(f"  Name:     {self.name}")
         self.log.info(f"  ID:       {self.server_id}")
         if opts.config_file:
@@ -182,12 +197,11 @@ class Server:
         self._tick_handle = asyncio.get_running_loop().call_later(1.0, self._tick)
 
     def _write_ports_file(self) -> None:
-        ports: dict[str, list[str]] = {"nats": [self.client_url]}
-        if self.http_port:
-            ports["monitoring"] = [f"http://{self.options.http_host or self.options.host}:{self.http_port}"]
-        name = f"{os.path.basename(sys.argv[0]) or 'natsx'}_{os.getpid()}.ports"
-        with open(os.path.join(self.options.ports_file_dir, name), "w") as f:
-            json.dump(ports, f)
+        assert self._listener is not None
+        listeners = {"nats": ("nats", self._listener.sockets[0])}
+        if self._monitor is not None:
+            listeners["monitoring"] = ("http", self._monitor.sockets[0])
+        self._ports_file = portsfile.write(self.options.ports_file_dir, listeners)
 
     async def shutdown(self) -> None:
         if not self._started or self._done.is_set():
@@ -203,11 +217,12 @@ class Server:
         await self._drain(SHUTDOWN_FLUSH_TIMEOUT)
         if self._monitor is not None:
             self._monitor.close()
-        if self.options.pid_file:
-            try:
-                os.unlink(self.options.pid_file)
-            except OSError:
-                pass
+        for path in (self.options.pid_file, self._ports_file):
+            if path:
+                try:
+                    os.unlink(path)
+                except OSError:
+                    pass
         self.log.info("Server Exiting..")
         self._done.set()
 
@@ -300,3 +315,26 @@ def _b(value: str | bytes) -> bytes:
 def _authenticator(opts: ServerOptions) -> Authenticator:
     return Authenticator(user=opts.username, password=opts.password, token=opts.authorization,
                          users=list(opts.users or []), no_auth_user=opts.no_auth_user)
+
+
+def runtime_version() -> str:
+    """What INFO's and /varz's "go" says: nats-server reports its Go runtime there; natsx reports
+    the Python it runs on and its own version (clients only read the field)."""
+    return f"{platform.python_implementation().lower()}{platform.python_version()} (natsx {natsx.__version__})"
+
+
+@functools.cache
+def source_revision() -> str:
+    """natsx's git commit, 7 hex digits as nats-server's git_commit, when natsx runs from a git
+    checkout of its own source; "" otherwise (an installed wheel), and INFO then leaves git_commit
+    out, as a nats-server built without VCS information does."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(natsx.__file__)))
+    try:
+        out = subprocess.run(["git", "-C", root, "rev-parse", "--show-toplevel", "--short=7", "HEAD"],
+                             capture_output=True, text=True, timeout=5, check=True).stdout.split()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    # a site-packages inside some other repository must not report that repository's commit
+    if len(out) != 2 or os.path.realpath(out[0]) != os.path.realpath(root):
+        return ""
+    return out[1]

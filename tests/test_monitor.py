@@ -20,8 +20,8 @@ import natsx
 from natsx.monitor import go_duration, go_time, go_uptime
 from tests.conftest import NATSX, REF, ServerFactory, wait_until
 
-# Keys nats-server has that natsx deliberately omits (Go runtime details; no system account yet).
-GO_ONLY_VARZ_KEYS = {"go", "gomaxprocs", "git_commit", "system_account"}
+# Keys nats-server has that natsx omits (no system account yet).
+GO_ONLY_VARZ_KEYS = {"system_account"}
 TIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$")
 
 
