@@ -9,6 +9,7 @@ import hmac
 from dataclasses import dataclass, field
 from typing import Any
 
+from natsx.accounts import GLOBAL_ACCOUNT
 from natsx.options import User
 
 
@@ -16,7 +17,7 @@ from natsx.options import User
 class Identity:
     user: str = ""
     permissions: dict[str, Any] | None = None
-    account: str = "$G"
+    account: str = GLOBAL_ACCOUNT
 
 
 @dataclass

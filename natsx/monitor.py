@@ -12,25 +12,23 @@ $SYS.REQ.SERVER.PING.* handlers can reuse them without HTTP.
 from __future__ import annotations
 
 import asyncio
-import datetime as _dt
 import email.utils
-import json
 import os
 import time
 from typing import Any, Callable, Mapping, Optional
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import natsx
-from natsx.gojson import go_json
+from natsx.accounts import GLOBAL_ACCOUNT
+from natsx.gofmt import epoch_ns, go_duration, go_json, go_quote, go_time
 from natsx._core.sublist import is_valid_literal_subject, subject_matches
 
 __all__ = [
     "start_monitor", "MonitorServer", "MonitorError", "closed_conn_snapshot", "render",
     "varz", "connz", "subsz", "routez", "healthz", "accountz", "accstatz", "jsz", "gatewayz",
-    "leafz", "root_html", "go_time", "go_duration", "go_uptime",
+    "leafz", "root_html", "go_uptime",
 ]
 
-GLOBAL_ACCOUNT = "$G"
 DEFAULT_CONN_LIST_SIZE = 1024   # nats-server DefaultConnListSize
 DEFAULT_SUB_LIST_SIZE = 1024    # nats-server DefaultSubListSize
 MAX_HEADER_BYTES = 1 << 20      # Go http.DefaultMaxHeaderBytes
@@ -48,64 +46,7 @@ class MonitorError(Exception):
         self.status = status
 
 
-# ---- Go value encodings ----------------------------------------------------------------------
-
-def _ns(t: float | int) -> int:
-    """Epoch seconds (float) or epoch nanoseconds (int) -> epoch nanoseconds."""
-    return t if isinstance(t, int) else int(round(t * NS))
-
-
-def go_time(t: float | int) -> str:
-    """Go's time.Time JSON (RFC 3339 with trimmed nanoseconds) in UTC."""
-    ns = _ns(t)
-    sec, frac = divmod(ns, NS)
-    s = _dt.datetime.fromtimestamp(sec, _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
-    if frac:
-        s += "." + f"{frac:09d}".rstrip("0")
-    return s + "Z"
-
-
-def _fmt_frac(v: int, prec: int) -> tuple[str, int]:
-    """Go's fmtFrac: the fraction digits of v / 10**prec (trailing zeros dropped)."""
-    digits = ""
-    printed = False
-    for _ in range(prec):
-        d = v % 10
-        printed = printed or d != 0
-        if printed:
-            digits = str(d) + digits
-        v //= 10
-    return ("." + digits if printed else ""), v
-
-
-def go_duration(ns: int) -> str:
-    """Go's time.Duration.String()."""
-    if ns == 0:
-        return "0s"
-    neg = ns < 0
-    u = -ns if neg else ns
-    if u < NS:
-        if u < 1_000:
-            s = f"{u}ns"
-        elif u < 1_000_000:
-            frac, w = _fmt_frac(u, 3)
-            s = f"{w}{frac}µs"
-        else:
-            frac, w = _fmt_frac(u, 6)
-            s = f"{w}{frac}ms"
-    else:
-        frac, w = _fmt_frac(u, 9)
-        secs = w % 60
-        w //= 60
-        s = f"{secs}{frac}s"
-        if w:
-            mins = w % 60
-            w //= 60
-            s = f"{mins}m" + s
-            if w:
-                s = f"{w}h" + s
-    return "-" + s if neg else s
-
+# ---- nats-server value encodings ---------------------------------------------------------------
 
 def go_uptime(seconds: float) -> str:
     """nats-server's myUptime: whole seconds shown as [Ny][Nd][Nh][Nm]Ns."""
@@ -136,10 +77,6 @@ def _rtt_string(rtt: Optional[float]) -> str:
 
 # ---- query parameters (Go's strconv errors, verbatim) ----------------------------------------
 
-def _quote(s: str) -> str:
-    return json.dumps(s, ensure_ascii=False)
-
-
 def _param(params: Mapping[str, str], name: str) -> str:
     return params.get(name, "") or ""
 
@@ -152,7 +89,7 @@ def decode_bool(params: Mapping[str, str], name: str) -> bool:
         return True
     if s in ("0", "f", "F", "FALSE", "false", "False"):
         return False
-    raise MonitorError(f"Error decoding boolean for '{name}': strconv.ParseBool: parsing {_quote(s)}: invalid syntax")
+    raise MonitorError(f"Error decoding boolean for '{name}': strconv.ParseBool: parsing {go_quote(s)}: invalid syntax")
 
 
 def _parse_go_int(s: str, signed: bool) -> Optional[int]:
@@ -175,7 +112,7 @@ def _decode_go_int(params: Mapping[str, str], name: str, signed: bool) -> int:
     elif not (-(1 << 63) if signed else 0) <= v < (1 << bits):
         problem = "value out of range"
     if problem:
-        raise MonitorError(f"Error decoding {kind} for '{name}': {func}: parsing {_quote(s)}: {problem}")
+        raise MonitorError(f"Error decoding {kind} for '{name}': {func}: parsing {go_quote(s)}: {problem}")
     return v
 
 
@@ -429,7 +366,7 @@ SORT_OPTS = ("cid", "start", "subs", "pending", "msgs_to", "msgs_from", "bytes_t
 
 def _conn_info(client: Any, now_ns: int) -> dict:
     """ConnInfo for an open client, in nats-server's field order (optional parts added later)."""
-    start, last = _ns(client.start), _ns(client.last_activity)
+    start, last = epoch_ns(client.start), epoch_ns(client.last_activity)
     ci: dict[str, Any] = {
         "cid": client.cid,
         "kind": "Client",
@@ -475,9 +412,9 @@ def closed_conn_snapshot(client: Any, reason: str, stop: Optional[float] = None)
 
 def _closed_info(cc: Mapping[str, Any]) -> dict:
     """ConnInfo (plus private sort/filter keys) from a closed_clients entry."""
-    start = _ns(cc.get("start") or 0)
-    stop = _ns(cc.get("stop") or 0)
-    last = _ns(cc.get("last_activity") or cc.get("start") or 0)
+    start = epoch_ns(cc.get("start") or 0)
+    stop = epoch_ns(cc.get("stop") or 0)
+    last = epoch_ns(cc.get("last_activity") or cc.get("start") or 0)
     subs = list(cc.get("subs") or [])
     ci: dict[str, Any] = {
         "cid": cc["cid"], "kind": "Client", "type": "nats",
@@ -581,7 +518,7 @@ def connz(server: Any, params: Mapping[str, str] | None = None) -> dict:
     infos: list[dict] = []
     for c in open_clients:
         ci = _conn_info(c, now_ns)
-        ci["_start_ns"], ci["_last_ns"] = _ns(c.start), _ns(c.last_activity)
+        ci["_start_ns"], ci["_last_ns"] = epoch_ns(c.start), epoch_ns(c.last_activity)
         ci["_rtt"] = float(getattr(c, "rtt", None) or 0.0)
         sub_list = list(c.subs.values())
         if sub_list:

@@ -18,15 +18,14 @@ import datetime as _dt
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Optional
 
-from .conf import (
+from natsx.conf import (
     ConfigError,
     Token,
-    go_duration_string,
-    go_quote,
     parse_config_file_tokens,
     parse_duration_ns,
     strip_tokens,
 )
+from natsx.gofmt import go_duration, go_quote
 
 __all__ = [
     "DEFAULT_PORT",
@@ -691,7 +690,7 @@ def _apply_line(opts: ServerOptions, k: str, raw: Any, col: _Collector) -> None:
         if ns < 30 * _SECOND_NS:
             col.err(
                 tk,
-                f"invalid lame_duck_duration of {go_duration_string(ns)}, minimum is 30 seconds",
+                f"invalid lame_duck_duration of {go_duration(ns)}, minimum is 30 seconds",
             )
             return
         opts.lame_duck_duration = ns / _SECOND_NS
@@ -972,7 +971,7 @@ def validate_options(opts: ServerOptions) -> None:
     if opts.max_payload > opts.max_pending:
         raise ConfigError(f"max_payload ({opts.max_payload}) cannot be higher than max_pending ({opts.max_pending})")
     if opts.lame_duck_grace_period >= opts.lame_duck_duration:
-        grace = go_duration_string(int(opts.lame_duck_grace_period * _SECOND_NS))
-        duration = go_duration_string(int(opts.lame_duck_duration * _SECOND_NS))
+        grace = go_duration(int(opts.lame_duck_grace_period * _SECOND_NS))
+        duration = go_duration(int(opts.lame_duck_duration * _SECOND_NS))
         raise ConfigError(f"lame duck grace period ({grace}) should be strictly lower than "
                           f"lame duck duration ({duration})")

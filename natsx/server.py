@@ -22,6 +22,7 @@ from typing import Any, Callable
 import natsx
 from natsx._core.conn import ServerCore
 from natsx._core.sublist import CallbackSubscriber, Sublist, Subscription
+from natsx.accounts import GLOBAL_ACCOUNT
 from natsx.auth import Authenticator
 from natsx.client import Client
 from natsx.options import ServerOptions, load_server_options, validate_options
@@ -145,7 +146,7 @@ class Server:
             info["ldm"] = True
         if connect_info:
             info["connect_info"] = True
-            info["remote_account"] = "$G"
+            info["remote_account"] = GLOBAL_ACCOUNT
         info["api_lvl"] = JETSTREAM_API_LEVEL
         info["xkey"] = self.xkey
         return b"INFO " + json.dumps(info, separators=(",", ":")).encode() + b" \r\n"

@@ -17,7 +17,8 @@ from nats.aio.client import __version__ as nats_version
 import pytest
 
 import natsx
-from natsx.monitor import go_duration, go_time, go_uptime
+from natsx.gofmt import go_duration, go_time
+from natsx.monitor import go_uptime
 from tests.conftest import NATSX, REF, ServerFactory, wait_until
 
 # Keys nats-server has that natsx omits (no system account yet).

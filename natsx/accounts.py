@@ -1,0 +1,6 @@
+"""Accounts. natsx serves one account today, nats-server's global account; this is the seam where
+named accounts (their own Sublist, imports/exports, limits) and $SYS will live."""
+from __future__ import annotations
+
+# nats-server's globalAccountName: every connection's account while no accounts are configured.
+GLOBAL_ACCOUNT = "$G"
