@@ -71,6 +71,7 @@ cdef class Connection(Parser):
                        const char* reply, Py_ssize_t reply_len,
                        const char* hdr, Py_ssize_t hdr_len,
                        const char* payload, Py_ssize_t payload_len) except -1
+    cdef int _trace_frame(self, Py_ssize_t line_len) except -1
     cdef int remove_sub(self, Subscription sub) except -1
     cdef void mark_dirty(self) noexcept
     cdef int _no_responders(self, const char* subject, Py_ssize_t subject_len,

@@ -329,13 +329,8 @@ cdef class Connection(Parser):
         p[0] = c'\r'
         p[1] = c'\n'
         p += 2
-        if self.trace:   # the frame's control line, as nats-server traces it
-            try:
-                self._trace_out(PyBytes_FromStringAndSize(self.out + self.out_len,
-                                                          p - self.out - self.out_len - total - 4))
-            except Exception as exc:
-                self._upcall_failed("trace", exc)
-                return 0
+        if self.trace and not self._trace_frame(p - self.out - self.out_len - total - 4):
+            return 0
         self.out_len = p - self.out
         if self.write_paused:
             self.core.backed_up = self
@@ -347,6 +342,16 @@ cdef class Connection(Parser):
         if sub.max_msgs > 0 and sub.delivered >= sub.max_msgs:
             self.remove_sub(sub)
         return 0
+
+    cdef int _trace_frame(self, Py_ssize_t line_len) except -1:
+        """Trace the control line of the frame being queued, as nats-server does; 0 when the upcall
+        failed (the connection is closed)."""
+        try:
+            self._trace_out(PyBytes_FromStringAndSize(self.out + self.out_len, line_len))
+        except Exception as exc:
+            self._upcall_failed("trace", exc)
+            return 0
+        return 1
 
     # -- subscriptions ------------------------------------------------------------------
     cdef int remove_sub(self, Subscription sub) except -1:

@@ -11,13 +11,14 @@ config variant is tried: no auth, user/password, token (so the auth paths are hi
 from __future__ import annotations
 
 import json
-import socket
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 from hypothesis import strategies as st
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # tests/, when run as a script
+from conftest import NATSX, REF, ConnectionClosed, RawClient, ServerProcess  # noqa: E402
 
 CONFIGS = {
     "no-auth": None,
@@ -98,33 +99,13 @@ connect_args = st.one_of(connect_json, connect_json, connect_json, connect_json,
 def exchange(host: str, port: int, data: bytes, timeout: float = 5.0) -> tuple[bytes, bool]:
     """Send `data` after INFO; return the replies up to the first PONG (INFO lines dropped, async
     INFO after a protocol-1 PONG may or may not have arrived) and whether the server closed."""
-    with socket.create_connection((host, port), timeout=timeout) as sock:
-        buf = b""
-        while b"\r\n" not in buf:
-            chunk = sock.recv(65536)
-            if not chunk:
-                raise AssertionError("closed before INFO")
-            buf += chunk
-        buf = buf.split(b"\r\n", 1)[1]
-        sock.sendall(data)
-        deadline = time.monotonic() + timeout
-        closed = False
-        while b"PONG\r\n" not in buf:
-            sock.settimeout(max(deadline - time.monotonic(), 0.001))
-            try:
-                chunk = sock.recv(65536)
-            except (ConnectionResetError, BrokenPipeError):
-                chunk = b""
-            except socket.timeout:
-                raise AssertionError(f"no PONG and not closed after {timeout}s; got {buf!r}") from None
-            if not chunk:
-                closed = True
-                break
-            buf += chunk
-    if not closed:
-        buf = buf[:buf.index(b"PONG\r\n") + 6]
-    lines = [line for line in buf.split(b"\r\n") if not line.startswith(b"INFO ")]
-    return b"\r\n".join(lines), closed
+    with RawClient(host, port, timeout=timeout) as client:
+        client.send(data)
+        try:
+            out, closed = client.read_until(b"PONG\r\n", timeout), False
+        except ConnectionClosed:
+            out, closed = client.buf, True
+    return b"\r\n".join(line for line in out.split(b"\r\n") if not line.startswith(b"INFO ")), closed
 
 
 MAX_CONTROL_LINE = 4096   # every config above keeps the default
@@ -145,9 +126,6 @@ def check(ref: tuple[str, int], cand: tuple[str, int], arg: bytes) -> None:
 
 def main() -> None:
     from hypothesis import HealthCheck, given, settings
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from conftest import NATSX, REF, ServerProcess
 
     examples = int(sys.argv[1]) if len(sys.argv) > 1 else 20000
     servers = {name: [ServerProcess(kind).start(config=conf) for kind in (REF, NATSX)]
