@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import re
+from pathlib import Path
 
 import pytest
+
+import natsx
 
 from conftest import NATSX, selected_kinds, wait_until
 from natsx._core.conn import Connection, ServerCore
@@ -106,18 +110,20 @@ def test_bare_connection_subscription_limit_refuses_the_sub(core):
     assert core.sublist.count == 1 and not conn.closed
 
 
-def test_client_declares_every_upcall():
-    """Client overrides each upcall the kernel declares, with the kernel's arguments."""
-    names = [n for n in ConnectionUpcalls.__dict__ if n.startswith(("_process", "_protocol", "_max", "_client",
-                                                                    "_trace", "_check", "_schedule", "_send",
-                                                                    "close_", "_report"))]
-    assert len(names) == 12
-    for name in names:
-        assert hasattr(Connection, name), name
-        override = getattr(Client, name)
-        assert inspect.isfunction(override), f"Client.{name} does not override the kernel's"
-        declared = inspect.signature(getattr(ConnectionUpcalls, name))
-        assert list(inspect.signature(override).parameters) == list(declared.parameters), name
+UPCALLS = [name for name, v in vars(ConnectionUpcalls).items() if inspect.isfunction(v) and not name.startswith("__")]
+
+
+def test_protocol_describes_the_upcalls_conn_pxd_declares():
+    pxd = (Path(natsx.__file__).parent / "_core" / "conn.pxd").read_text()
+    declared = re.findall(r"^    cpdef (\w+)\(", pxd[pxd.index("# Upcalls:"):], re.M)
+    assert declared == UPCALLS
+
+
+@pytest.mark.parametrize("name", UPCALLS)
+def test_client_overrides_each_upcall(name):
+    override = getattr(Client, name)
+    assert inspect.isfunction(override), f"Client.{name} does not override the kernel's"
+    assert inspect.signature(override) == inspect.signature(getattr(ConnectionUpcalls, name))
 
 
 class RaisingConnect(Reporting):
