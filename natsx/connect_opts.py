@@ -15,7 +15,7 @@ import codecs
 import json
 import re
 from json.decoder import scanstring
-from typing import Any, Callable
+from typing import Any
 
 MAX_NESTING = 10000                 # Go's encoding/json scanner limit
 INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
@@ -60,6 +60,8 @@ class _Number:
 
     def __repr__(self) -> str:
         return f"_Number({self.text!r})"
+
+
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
 # Go folds a key rune to the smallest rune of its case orbit; the only non-ASCII runes whose orbit
