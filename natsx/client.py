@@ -10,6 +10,7 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
+from natsx import connect_opts
 from natsx._core.conn import Connection
 from natsx._core.parser import ParseError, ParseResult
 from natsx.monitor import closed_conn_snapshot
@@ -49,6 +50,7 @@ class Client(Connection, asyncio.BufferedProtocol):
         self.host = ""
         self.port = 0
         self.connect_received = False
+        self.connect_opts: dict[str, Any] = connect_opts.DEFAULTS   # a CONNECT decodes into a copy
         self.protocol = 0
         self.paused_since = 0.0
         self.close_reason = ""
@@ -107,45 +109,42 @@ class Client(Connection, asyncio.BufferedProtocol):
 
     # -- hooks called by the Cython core ------------------------------------------------------
     def _process_connect(self, arg: bytes) -> int:
+        # As nats-server's processConnect: decode into the options so far, drop an earlier
+        # CONNECT's subscriptions, authenticate, then check protocol and no_responders.
         try:
-            opts: Any = json.loads(arg)
-            if not isinstance(opts, dict):
-                raise ValueError("CONNECT argument is not a JSON object")
-            verbose = bool(opts.get("verbose", True))
-            pedantic = bool(opts.get("pedantic", True))
-            echo = bool(opts.get("echo", True))
-            protocol = int(opts.get("protocol", 0))
-        except (ValueError, TypeError) as exc:
+            opts = connect_opts.decode(arg, self.connect_opts)
+        except connect_opts.ConnectError as exc:
             self.server.log.error(f"{self._label()} - {exc}")
             self.close_connection("Protocol Violation")
             return ParseResult.PARSE_STOP
+        self.connect_opts = opts
         if self._auth_timer is not None:
             self._auth_timer.cancel()
             self._auth_timer = None
+        if self.connect_received:
+            self.remove_all_subs()
+        self.connect_received = True
         identity = self.server.authenticator.authenticate(opts)
-        if identity is None:
+        # Naming an account in CONNECT is refused since nats-server 2.2, even after valid credentials.
+        if identity is None or opts["account"] or opts["new_account"]:
             self.server.log.error(f"{self._label()} - {ERR_AUTH_VIOLATION}")
             self.close_with_error(ERR_AUTH_VIOLATION, "Authentication Failure")
             return ParseResult.PARSE_STOP
+        protocol = opts["protocol"]
         if protocol < 0 or protocol > 1:
             self.close_with_error(ERR_BAD_PROTOCOL, "Protocol Violation")
             return ParseResult.PARSE_STOP
-        headers = bool(opts.get("headers", False))
-        no_responders = bool(opts.get("no_responders", False))
-        if no_responders and not headers:
+        if opts["no_responders"] and not opts["headers"]:
             self.close_with_error(ERR_NO_RESPONDERS_NEEDS_HEADERS, "Protocol Violation")
             return ParseResult.PARSE_STOP
         self.user = identity.user
-        self.verbose, self.pedantic, self.echo = verbose, pedantic, echo
-        self.headers, self.no_responders = headers, no_responders
-        self.name = str(opts.get("name", "") or "")
-        self.lang = str(opts.get("lang", "") or "")
-        self.version = str(opts.get("version", "") or "")
+        self.verbose, self.pedantic, self.echo = opts["verbose"], opts["pedantic"], opts["echo"]
+        self.headers, self.no_responders = opts["headers"], opts["no_responders"]
+        self.name, self.lang, self.version = opts["name"], opts["lang"], opts["version"]
         self.require_connect = False
-        self.connect_received = True
         self.protocol = protocol
         self.connect_info_due = protocol >= 1
-        if verbose:
+        if self.verbose:
             self.send_proto(b"+OK\r\n")
         return ParseResult.PARSE_OK
 
@@ -278,6 +277,9 @@ class Client(Connection, asyncio.BufferedProtocol):
         self._release_producers()
         self.server.paused_clients.discard(self)
         self.server.remove_client(self, snapshot)
+
+    def _report_bug(self, text: str) -> None:
+        self.server.log.error(f"{self._label()} - {text}")
 
     def _label(self) -> str:
         return f"{self.host}:{self.port} - cid:{self.cid}"
