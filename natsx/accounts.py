@@ -4,3 +4,7 @@ from __future__ import annotations
 
 # nats-server's globalAccountName: every connection's account while no accounts are configured.
 GLOBAL_ACCOUNT = "$G"
+
+# The accounts natsx serves, as /accountz lists them. No system account ($SYS) yet: /varz and
+# /accountz leave "system_account" out, as nats-server does when it runs without one.
+SERVED_ACCOUNTS: tuple[str, ...] = (GLOBAL_ACCOUNT,)

@@ -15,6 +15,7 @@ with weaker security or a missing listener than the config asks for.
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Optional
 
@@ -25,7 +26,7 @@ from natsx.conf import (
     parse_duration_ns,
     strip_tokens,
 )
-from natsx.gofmt import go_duration, go_quote
+from natsx.gofmt import go_duration, go_json, go_quote
 
 __all__ = [
     "DEFAULT_PORT",
@@ -33,6 +34,7 @@ __all__ = [
     "User",
     "ServerOptions",
     "load_server_options",
+    "config_digest",
     "apply_config",
     "KNOWN_TOP_LEVEL_KEYS",
     "validate_options",
@@ -76,6 +78,7 @@ class ServerOptions:
     """
 
     config_file: str = ""
+    config_digest: str = ""   # of config_file as loaded (see config_digest()); /varz reports it
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
     server_name: str = ""
@@ -834,7 +837,7 @@ def load_server_options(
     ``refuse_unsupported``.
     """
     cfg = parse_config_file_tokens(path)
-    opts = ServerOptions(config_file=path)
+    opts = ServerOptions(config_file=path, config_digest=config_digest(strip_tokens(cfg)))
     apply_config(opts, cfg, filename=path, refuse_unsupported=refuse_unsupported)
     if warnings_are_errors and opts.config_warnings:
         raise ConfigError(
@@ -842,6 +845,13 @@ def load_server_options(
             errors=[], warnings=opts.config_warnings,
         )
     return opts
+
+
+def config_digest(config: dict[str, Any]) -> str:
+    """nats-server's config digest: sha256 of the parsed config as Go's json.Encoder writes it
+    (map keys sorted, a newline after)."""
+    encoded = go_json(config, indent=False, sort_keys=True) + b"\n"
+    return "sha256:" + hashlib.sha256(encoded).hexdigest()
 
 
 # -- fail closed ------------------------------------------------------------------------------
