@@ -11,12 +11,13 @@ from typing import Any
 
 from natsx.accounts import GLOBAL_ACCOUNT
 from natsx.options import User
+from natsx.permissions import Permissions
 
 
 @dataclass
 class Identity:
     user: str = ""
-    permissions: dict[str, Any] | None = None
+    permissions: Permissions | None = None
     account: str = GLOBAL_ACCOUNT
 
 
