@@ -740,14 +740,6 @@ DIFF_CASES = [
 ]
 
 
-@needs_nats
-@pytest.mark.parametrize("text", DIFF_CASES)
-def test_differential_cases(tmp_path: Path, text: str, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    Path("t.conf").write_text(text, encoding="utf-8")
-    assert_same_verdict("t.conf")
-
-
 # Permissions parse (and fail) as nats-server's parseUserPermissions; natsx then refuses them
 # (tests/test_fail_closed.py), natsx_verdict leaves that refusal out.
 PERMISSION_CASES = [
@@ -773,8 +765,8 @@ PERMISSION_CASES = [
 
 
 @needs_nats
-@pytest.mark.parametrize("text", PERMISSION_CASES)
-def test_differential_permissions(tmp_path: Path, text: str, monkeypatch):
+@pytest.mark.parametrize("text", DIFF_CASES + PERMISSION_CASES)
+def test_differential_cases(tmp_path: Path, text: str, monkeypatch):
     monkeypatch.chdir(tmp_path)
     Path("t.conf").write_text(text, encoding="utf-8")
     assert_same_verdict("t.conf")
