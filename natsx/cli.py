@@ -78,6 +78,8 @@ def serve(argv: Sequence[str]) -> int:
     if check:
         print(f"nats-server: configuration file {config} is valid ({config_digest(config)})", file=sys.stderr)
         return 0
+    # Warnings alone do not stop nats-server; it prints them before it starts (with -t they are errors).
+    sys.stderr.write("".join(warning + "\n" for warning in opts.config_warnings))
     import gc
 
     from natsx.server import Server

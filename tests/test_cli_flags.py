@@ -258,3 +258,10 @@ def test_log_level_flags_merge_in_go_visit_order(args, levels):
 def test_bench_keeps_its_own_parser():
     out = natsx_cli("bench", "--help")
     assert out.returncode == 0 and "usage: natsx bench" in out.stdout
+
+
+def test_config_warnings_are_printed_before_start(server_factory):
+    """Deprecation warnings do not stop the server (with -t they do); they go to stderr first."""
+    srv = server_factory(config="ping_interval: 60\nmax_payload: 1MB\n")
+    first = srv.stderr.splitlines()[0].replace(str(srv.config_path), "CONF")
+    assert first == 'CONF:1:0: invalid use of field "ping_interval": ping_interval should be converted to a duration'
