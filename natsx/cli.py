@@ -2,23 +2,21 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import hashlib
 import sys
 from typing import Sequence
 
 import natsx
-from natsx.conf import go_quote
+from natsx.conf import ConfigError, go_quote
 from natsx.flags import USAGE, CommandLine, FlagError, parse_command_line
+from natsx.options import ServerOptions, load_server_options
 
 
 VERSION_LINE = f"nats-server: v{natsx.NATS_SERVER_VERSION} (natsx {natsx.__version__})"
 
 
-def build_options(command_line: CommandLine):
+def build_options(command_line: CommandLine) -> ServerOptions:
     """Config file first, then the flags given on top (as nats-server merges them)."""
-    from natsx.options import ServerOptions, load_server_options
-
     config = command_line.get("config", "")
     check = command_line.get("check_config", False)
     opts = load_server_options(config, warnings_are_errors=check) if config else ServerOptions()
@@ -38,8 +36,6 @@ def config_digest(path: str) -> str:
 
 def serve(argv: Sequence[str]) -> int:
     """`natsx serve`: nats-server's command line, with its messages and exit codes."""
-    from natsx.conf import ConfigError
-
     try:
         command_line = parse_command_line(argv)
     except FlagError as exc:
@@ -120,6 +116,8 @@ def _keep_freed_memory() -> None:
 
 
 def _run(coro) -> None:
+    import asyncio
+
     try:
         import uvloop
     except ImportError:
