@@ -131,6 +131,10 @@ def test_help_is_nats_servers_usage(args):
     assert ours.returncode == ref.returncode == 0
     assert ours.stderr == ref.stderr == ""
     assert_same_usage(ours.stdout, ref.stdout)
+    refused_lines = ours.stdout.partition(REFUSED_SECTION)[2].splitlines()
+    for feature, flags in REFUSED_BY_FEATURE.items():   # the help names every flag natsx refuses
+        line = next(line for line in refused_lines if line.startswith(f"    {feature}: "))
+        assert all(re.search(rf"(^| )--?{flag.name}(,|$)", line.partition(": ")[2]) for flag in flags), line
 
 
 VERSION_LINE = f"nats-server: v{natsx.NATS_SERVER_VERSION} (natsx {natsx.__version__})\n"
