@@ -19,7 +19,6 @@ import time
 from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
-from natsx.version import NATS_SERVER_VERSION, __version__
 from natsx._core.conn import ServerCore
 from natsx._core.sublist import CallbackSubscriber, Sublist, Subscription
 from natsx.accounts import GLOBAL_ACCOUNT
@@ -29,6 +28,7 @@ from natsx.options import ServerOptions, load_server_options, validate_options
 from natsx.log import Logger
 from natsx.monitor.http import MonitorServer, start_monitor
 from natsx.registry import ConnectionRegistry
+from natsx.version import NATS_SERVER_VERSION, __version__
 from natsx.nkeys import new_curve_key, new_server_id
 from natsx import portsfile
 
