@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import sys
 from typing import Sequence
 
 import natsx
-from natsx.conf import ConfigError, go_quote
+from natsx.conf import ConfigError
+from natsx.gofmt import go_quote
 from natsx.flags import USAGE, CommandLine, FlagError, parse_command_line
 from natsx.options import ServerOptions, load_server_options
 
@@ -24,15 +24,6 @@ def build_options(command_line: CommandLine) -> ServerOptions:
     for key, value in command_line.option_overrides().items():
         setattr(opts, key, value)
     return opts
-
-
-def config_digest(path: str) -> str:
-    """nats-server's config digest: sha256 of the parsed config as Go's json.Encoder writes it."""
-    from natsx.conf import parse_config_file
-    from natsx.gojson import go_json
-
-    encoded = go_json(parse_config_file(path), indent=False, sort_keys=True) + b"\n"
-    return "sha256:" + hashlib.sha256(encoded).hexdigest()
 
 
 def serve(argv: Sequence[str]) -> int:
@@ -73,7 +64,7 @@ def serve(argv: Sequence[str]) -> int:
         print(f"nats-server: {exc}", file=sys.stderr)
         return 1
     if check:
-        print(f"nats-server: configuration file {config} is valid ({config_digest(config)})", file=sys.stderr)
+        print(f"nats-server: configuration file {config} is valid ({opts.config_digest})", file=sys.stderr)
         return 0
     # Warnings alone do not stop nats-server; it prints them before it starts (with -t they are errors).
     sys.stderr.write("".join(warning + "\n" for warning in opts.config_warnings))

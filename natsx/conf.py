@@ -29,11 +29,6 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any, Optional
 
-# Part of this module's API before natsx.gofmt held them (natsx/cli.py, natsx/flags.py and
-# natsx/bench/cli.py import them from here); defined once, in natsx.gofmt.
-from natsx.gofmt import go_duration as go_duration_string
-from natsx.gofmt import go_quote
-
 __all__ = [
     "ConfigError",
     "Token",
@@ -45,8 +40,6 @@ __all__ = [
     "parse_size",
     "parse_duration",
     "parse_duration_ns",
-    "go_duration_string",
-    "go_quote",
 ]
 
 _EOF = "\0"  # nats-server uses rune 0 for EOF, so a literal NUL behaves the same.

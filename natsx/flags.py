@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, Sequence
 
-from natsx.conf import go_quote
+from natsx.gofmt import go_quote
 
 FlagKind = Literal["bool", "int", "string"]
 

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from natsx.gofmt import go_duration as go_duration_string
 from natsx.conf import (
     ConfigError,
     Token,
-    go_duration_string,
     parse_config_file,
     parse_config_string,
     parse_config_tokens,
