@@ -21,8 +21,8 @@ def build_options(command_line: CommandLine) -> ServerOptions:
     config = command_line.get("config", "")
     check = command_line.get("check_config", False)
     opts = load_server_options(config, warnings_are_errors=check) if config else ServerOptions()
-    for key, value in command_line.option_overrides().items():
-        setattr(opts, key, value)
+    opts.flag_overrides = command_line.option_overrides()
+    opts.apply_flag_overrides()
     return opts
 
 

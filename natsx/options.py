@@ -145,6 +145,13 @@ class ServerOptions:
 
     # Non-fatal findings (nats-server logs these; `-t` treats them as fatal).
     config_warnings: list[str] = field(default_factory=list)
+    # The flags given on the command line: a reload applies them again over the re-read file,
+    # as nats-server merges its flag snapshot (else `--auth` would be lost on SIGHUP).
+    flag_overrides: dict[str, Any] = field(default_factory=dict)
+
+    def apply_flag_overrides(self) -> None:
+        for key, value in self.flag_overrides.items():
+            setattr(self, key, value)
 
     @property
     def monitor_host(self) -> str:
@@ -1104,6 +1111,8 @@ def validate_options(opts: ServerOptions) -> None:
     refusals = [_refusal(path, feature) for path, feature in _unsupported(opts)]
     if refusals:
         raise ConfigError("\n".join(refusals))
+    if " " in opts.server_name:
+        raise ConfigError("server name cannot contain spaces")
     if opts.max_payload > opts.max_pending:
         raise ConfigError(f"max_payload ({opts.max_payload}) cannot be higher than max_pending ({opts.max_pending})")
     if opts.lame_duck_grace_period >= opts.lame_duck_duration:

@@ -273,6 +273,8 @@ class Server:
         try:
             new = load_server_options(path)
             new.config_file = path
+            new.flag_overrides = self.options.flag_overrides
+            new.apply_flag_overrides()
             for key in ("host", "port"):
                 setattr(new, key, getattr(self.options, key))
             validate_options(new)
