@@ -22,6 +22,8 @@ from posix.time cimport clock_gettime, timespec, CLOCK_REALTIME
 from posix.unistd cimport write
 from posix.types cimport off_t
 
+from natsx._core.subject cimport is_literal_c, is_match_all_c, subject_matches_c
+
 cdef extern from "fcntl.h" nogil:
     int fallocate(int fd, int mode, off_t offset, off_t length)
     int FALLOC_FL_KEEP_SIZE
@@ -216,47 +218,6 @@ cdef bint _all_zero(const char* p, size_t n) noexcept nogil:
     return True
 
 
-cdef bint _is_literal(const char* p, Py_ssize_t n) noexcept nogil:
-    """No '*' or '>' token."""
-    cdef Py_ssize_t i
-    for i in range(n):
-        if (p[i] == b'*' or p[i] == b'>') and (i == 0 or p[i - 1] == b'.') and (
-                i + 1 == n or p[i + 1] == b'.'):
-            return False
-    return True
-
-
-cdef bint _subject_match(const char* f, size_t fl, const char* s, size_t sl) noexcept nogil:
-    """NATS token match of literal subject s against filter f ('*' one token, '>' the rest)."""
-    cdef size_t fi = 0, si = 0, fe, se
-    cdef const char* q
-    if fl == 0:
-        return True
-    while True:
-        q = <const char*>memchr(f + fi, b'.', fl - fi)
-        fe = <size_t>(q - f) if q != NULL else fl
-        q = <const char*>memchr(s + si, b'.', sl - si)
-        se = <size_t>(q - s) if q != NULL else sl
-        if fe - fi == 1 and f[fi] == b'>':
-            return True
-        if not (fe - fi == 1 and f[fi] == b'*'):
-            if fe - fi != se - si or memcmp(f + fi, s + si, fe - fi) != 0:
-                return False
-        if fe == fl and se == sl:
-            return True
-        if fe == fl or se == sl:
-            return False
-        fi = fe + 1
-        si = se + 1
-
-
-def subject_matches(filter, subject) -> bool:
-    """Python access to the matcher (tests, control plane)."""
-    cdef bytes f = filter.encode() if isinstance(filter, str) else bytes(filter)
-    cdef bytes s = subject.encode() if isinstance(subject, str) else bytes(subject)
-    return _subject_match(f, len(f), s, len(s))
-
-
 cdef class SubjectFilter:
     """A compiled subject filter; caches its verdict per subject id of one MsgLog."""
 
@@ -271,8 +232,8 @@ cdef class SubjectFilter:
         self.pattern = pattern
         cdef const char* p = PyBytes_AS_STRING(pattern)
         cdef Py_ssize_t n = PyBytes_GET_SIZE(pattern)
-        self.match_all = n == 0 or (n == 1 and p[0] == b'>')
-        self.literal = not self.match_all and _is_literal(p, n)
+        self.match_all = is_match_all_c(p, n)
+        self.literal = not self.match_all and is_literal_c(p, n)
         self.cache = NULL
         self.cache_len = 0
         self.cache_gen = 0
@@ -300,8 +261,9 @@ cdef class SubjectFilter:
         r = self.cache[sid]
         if r == 0:
             e = &log.subj[sid]
-            r = 1 if _subject_match(PyBytes_AS_STRING(self.pattern), PyBytes_GET_SIZE(self.pattern),
-                                    log.arena + e.name_off, e.name_len) else 2
+            r = 1 if subject_matches_c(log.arena + e.name_off, e.name_len,
+                                       PyBytes_AS_STRING(self.pattern),
+                                       PyBytes_GET_SIZE(self.pattern)) else 2
             self.cache[sid] = r
         return r == 1
 
@@ -1141,7 +1103,7 @@ cdef class MsgLog:
         if type(filter) is bytes:
             p = PyBytes_AS_STRING(filter)
             n = PyBytes_GET_SIZE(filter)
-            if n and not (n == 1 and p[0] == b'>') and _is_literal(p, n):
+            if not is_match_all_c(p, n) and is_literal_c(p, n):
                 # KV "get": one hash probe, no filter object
                 sid = self._sid_lookup(p, n, <uint32_t>_xxh3(p, n))
                 if sid != SID_NONE and self.view(self._subj_last(sid), &v):

@@ -11,8 +11,8 @@ from natsx._core.msglog import (
     StoredMsg,
     StoreError,
     SubjectFilter,
-    subject_matches,
 )
+from natsx._core.subject import subject_matches
 from natsx.store.config import SYNC_ALWAYS, SYNC_INTERVAL, SYNC_NEVER, StoreConfig, StreamState
 from natsx.store.filestore import CorruptBlockError, FileStore, StorageFullError
 from natsx.store.memstore import MemStore
