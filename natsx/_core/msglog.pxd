@@ -4,6 +4,8 @@
 
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int64_t
 
+from natsx._core.seqset cimport SeqSet
+
 ctypedef uint64_t (*xxh3_fn_t)(const void* data, size_t length) noexcept nogil
 
 # One per sequence number in [seq_base, last_seq]: 24 bytes.
@@ -107,10 +109,8 @@ cdef class MsgLog:
     cdef readonly bint mem_accounting
     cdef bint recovering
     cdef object hook            # owner with _blk_new/_blk_sealed/_blk_removed/_blk_load, or None
-    # removals not yet recorded as TOMB/COMPACT records: (first, last) pairs
-    cdef uint64_t* tombs
-    cdef size_t tomb_n
-    cdef size_t tomb_cap
+    # removals not yet recorded as TOMB/COMPACT records
+    cdef SeqSet tombs
     cdef uint64_t compact_to    # first_seq to record, 0 if unchanged
 
     # --- C-level interface for the delivery path ---
@@ -138,7 +138,6 @@ cdef class MsgLog:
     cdef int _trim_front(self) except -1
     cdef int _push_slot(self, uint64_t seq, uint32_t blk, uint32_t off, uint32_t sid, uint32_t sz, int64_t ts) except -1
     cdef char* _reserve(self, size_t n) except NULL
-    cdef int _note_tomb(self, uint64_t seq) except -1
     cdef void _free_all(self) noexcept
     cdef void _reset_subjects(self) noexcept
     cdef int _htab_insert(self, uint32_t sid) except -1

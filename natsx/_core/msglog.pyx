@@ -22,6 +22,7 @@ from posix.time cimport clock_gettime, timespec, CLOCK_REALTIME
 from posix.unistd cimport write
 from posix.types cimport off_t
 
+from natsx._core.seqset cimport SeqSet
 from natsx._core.subject cimport is_literal_c, is_match_all_c, subject_matches_c
 
 cdef extern from "fcntl.h" nogil:
@@ -341,6 +342,7 @@ cdef class MsgLog:
         self.first_seq = 1
         self.last_seq = 0
         self.compact_to = 1
+        self.tombs = SeqSet()
 
     def __dealloc__(self):
         self._free_all()
@@ -356,15 +358,13 @@ cdef class MsgLog:
         free(self.htab)
         free(self.arena)
         free(self.free_sids)
-        free(self.tombs)
         self.blocks = NULL
         self.slots = NULL
         self.subj = NULL
         self.htab = NULL
         self.arena = NULL
         self.free_sids = NULL
-        self.tombs = NULL
-        self.tomb_n = self.tomb_cap = self.free_n = self.free_cap = 0
+        self.free_n = self.free_cap = 0
 
     def _setup(self, size_t block_size, size_t cache_limit, bint persistent, bint mem_accounting,
                hook=None):
@@ -762,17 +762,6 @@ cdef class MsgLog:
         self._blk(blk).live += 1
         return 0
 
-    cdef int _note_tomb(self, uint64_t seq) except -1:
-        if self.tomb_n and self.tombs[2 * self.tomb_n - 1] + 1 == seq:
-            self.tombs[2 * self.tomb_n - 1] = seq
-            return 0
-        if self.tomb_n == self.tomb_cap:   # an entry is a (first, last) pair
-            _grow(<void**>&self.tombs, &self.tomb_cap, self.tomb_n + 1, 64, 2 * sizeof(uint64_t))
-        self.tombs[2 * self.tomb_n] = seq
-        self.tombs[2 * self.tomb_n + 1] = seq
-        self.tomb_n += 1
-        return 0
-
     cdef void _set_empty(self, uint64_t next_seq) noexcept:
         """No message is stored: the index restarts at next_seq."""
         self.ns = 0
@@ -793,7 +782,7 @@ cdef class MsgLog:
         self.total_bytes -= s.sz
         self._subj_dec(sid, seq)
         if self.persistent and not self.recovering:
-            self._note_tomb(seq)
+            self.tombs.add(seq)
         if self.msgs == 0:
             self._set_empty(self.last_seq + 1)
         elif seq == self.first_seq:
@@ -831,37 +820,23 @@ cdef class MsgLog:
 
     cdef int _flush_tombs(self) except -1:
         """Record removals made since the last call as COMPACT/TOMB records (file store only)."""
-        cdef size_t i, n = 0, rl
-        cdef uint64_t a, b
+        cdef size_t n, rl
         cdef char* p
-        cdef bytes body
-        cdef uint64_t* r
         if not self.persistent or self.recovering:
-            self.tomb_n = 0
+            self.tombs.clear()
             return 0
         if self.first_seq > self.compact_to:
             self._write_compact()
-        if self.tomb_n == 0:
-            return 0
-        body = PyBytes_FromStringAndSize(NULL, self.tomb_n * 16)
-        r = <uint64_t*>PyBytes_AS_STRING(body)
-        for i in range(self.tomb_n):
-            a = self.tombs[2 * i]
-            b = self.tombs[2 * i + 1]
-            if b < self.first_seq:
-                continue
-            if a < self.first_seq:
-                a = self.first_seq
-            r[2 * n] = a
-            r[2 * n + 1] = b
-            n += 1
-        self.tomb_n = 0
+        self.tombs.drop_below(self.first_seq)   # the COMPACT record covers those
+        n = self.tombs.nruns
         if n == 0:
             return 0
         rl = REC_HDR + n * 16
         p = self._reserve(_pad8(rl))
-        _encode(p, KIND_TOMB, NULL, 0, NULL, 0, <char*>r, n * 16, self.last_seq, 0, True)
+        # the set's runs are (u64 first, u64 last) pairs: the TOMB body as it is
+        _encode(p, KIND_TOMB, NULL, 0, NULL, 0, <char*>self.tombs.runs, n * 16, self.last_seq, 0, True)
         self._mark_tombs(_pad8(rl))
+        self.tombs.clear()
         return 0
 
     cdef int _write_compact(self) except -1:
@@ -1165,7 +1140,7 @@ cdef class MsgLog:
         cdef uint64_t n = self.msgs
         cdef uint32_t blkno
         cdef BlockInfo* b
-        self.tomb_n = 0
+        self.tombs.clear()
         self.msgs = 0
         self.total_bytes = 0
         self._set_empty(self.last_seq + 1)
@@ -1541,7 +1516,7 @@ cdef class MsgLog:
         """Finish recovery: free empty blocks, leave the last block writable if it is raw."""
         cdef size_t i
         self.recovering = False
-        self.tomb_n = 0
+        self.tombs.clear()
         if self.compact_to < self.first_seq:
             self.compact_to = self.first_seq
         for i in range(self.nblk - 1, -1, -1):
@@ -1605,7 +1580,7 @@ cdef class MsgLog:
         b = self._blk(blk)
         b.len = cut
         b.written = cut
-        self.tomb_n = 0
+        self.tombs.clear()
         return cut
 
     def _skip_seqs(self, uint64_t last):
