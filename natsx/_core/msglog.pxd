@@ -4,6 +4,7 @@
 
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int64_t
 
+from natsx._core.blocks cimport BlockInfo, BlockIO
 from natsx._core.seqset cimport SeqSet
 
 ctypedef uint64_t (*xxh3_fn_t)(const void* data, size_t length) noexcept nogil
@@ -15,16 +16,6 @@ cdef struct Slot:
     uint32_t sid        # subject id; SID_NONE when the message is gone
     uint32_t sz         # accounted size (nats-server's fileStoreMsgSize / memStoreMsgSize)
     int64_t ts          # unix ns
-
-cdef struct BlockInfo:
-    char* data          # decoded block bytes (header + records); NULL when not cached
-    size_t len          # bytes used (== raw file size)
-    size_t cap
-    size_t written      # bytes already handed to write(2)
-    uint64_t first_seq  # from the block header: the next sequence when the block was created
-    uint64_t live       # messages still present
-    uint64_t last_use   # LRU tick
-    uint32_t flags      # BLK_* bits
 
 cdef struct SubjEntry:
     uint64_t first
@@ -108,7 +99,9 @@ cdef class MsgLog:
     cdef readonly bint persistent  # write checksums and tombstone records
     cdef readonly bint mem_accounting
     cdef bint recovering
-    cdef object hook            # owner with _blk_new/_blk_sealed/_blk_removed/_blk_load, or None
+    cdef readonly BlockIO io    # where blocks live (never None)
+    # highest sequence whose record (and the removals before it) went to io: what a sync covers
+    cdef readonly uint64_t committed_seq
     # removals not yet recorded as TOMB/COMPACT records
     cdef SeqSet tombs
     cdef uint64_t compact_to    # first_seq to record, 0 if unchanged
@@ -119,9 +112,14 @@ cdef class MsgLog:
     cdef int next_msg(self, uint64_t* seq, SubjectFilter flt, MsgView* out) except -1
     # View of one sequence; 0 when absent.
     cdef int view(self, uint64_t seq, MsgView* out) except -1
-    # Append one message from C buffers; returns its sequence. ts == 0 takes the clock.
+    # Append one message from C buffers; returns its sequence. ts == 0 takes the clock. The record
+    # is in the active block's buffer; a C caller calls commit_c() once per batch.
     cdef uint64_t append_c(self, const char* subj, size_t sl, const char* hdr, size_t hl,
                            const char* msg, size_t ml, int64_t ts) except 0
+    # Batch end for C appenders: removals the batch caused are recorded, the records go to the
+    # block IO, and a durability wait (durable(seq)) resolves under the sync policy -- C only when
+    # a group commit is already arranged, otherwise one Python call for the batch.
+    cdef int commit_c(self) except -1
 
     # internals shared with the recovery scanner
     cdef char* _blk_data(self, uint32_t blk) except NULL

@@ -3,7 +3,8 @@
 
 Everything per message lives here: record encoding with an xxh3-64 checksum per record, the
 seq -> (block, offset) slot array, the per-subject hash table, limit enforcement and the replay
-interface. Python (natsx/store/) runs per block (create/seal/load/remove hooks) and per batch.
+interface. Blocks live behind a BlockIO (blocks.pxd); Python (natsx/store/) runs per block and per
+batch.
 """
 import ctypes
 import time
@@ -22,6 +23,7 @@ from posix.time cimport clock_gettime, timespec, CLOCK_REALTIME
 from posix.unistd cimport write
 from posix.types cimport off_t
 
+from natsx._core.blocks cimport BLK_GONE, BLK_KEEP, BLK_SEALED, BLK_TOMBS, BlockInfo, BlockIO
 from natsx._core.seqset cimport SeqSet
 from natsx._core.subject cimport is_literal_c, is_match_all_c, subject_matches_c
 
@@ -50,10 +52,6 @@ cdef enum:
     KIND_TOMB = 2
     KIND_COMPACT = 3
     KIND_ERASED = 4
-    BLK_GONE = 1
-    BLK_SEALED = 2
-    BLK_TOMBS = 4
-    BLK_KEEP = 8
 
 BLOCK_MAGIC = b"NXB1"
 BLOCK_HEADER_SIZE = BLK_HDR
@@ -335,7 +333,7 @@ cdef class MsgLog:
     """Index + block cache + limits. Subclassed by MemStore/FileStore (natsx/store)."""
 
     def __cinit__(self, *args, **kwargs):
-        # Cython hands us every C field zeroed (pointers NULL) and hook None: set the rest.
+        # Cython hands us every C field zeroed (pointers NULL): set the rest.
         self.block_size = 4 << 20
         self.cache_limit = <size_t>-1
         self.seq_base = 1
@@ -343,6 +341,7 @@ cdef class MsgLog:
         self.last_seq = 0
         self.compact_to = 1
         self.tombs = SeqSet()
+        self.io = BlockIO()
 
     def __dealloc__(self):
         self._free_all()
@@ -367,13 +366,13 @@ cdef class MsgLog:
         self.free_n = self.free_cap = 0
 
     def _setup(self, size_t block_size, size_t cache_limit, bint persistent, bint mem_accounting,
-               hook=None):
-        """Configure before first use; hook gets _blk_new/_blk_sealed/_blk_removed/_blk_load calls."""
+               BlockIO io not None):
+        """Configure before first use; io is where the blocks live (see blocks.pxd)."""
         self.block_size = block_size
         self.cache_limit = cache_limit
         self.persistent = persistent
         self.mem_accounting = mem_accounting
-        self.hook = hook
+        self.io = io
         self._reset_subjects()
 
     # ------------------------------------------------------------------ subjects
@@ -548,7 +547,7 @@ cdef class MsgLog:
         return &self.blocks[blk - self.blk_base]
 
     cdef int _new_block(self, size_t need) except -1:
-        """Open a new active block (the hook creates and preallocates its file first)."""
+        """Open a new active block (the block IO creates and preallocates its file first)."""
         cdef uint32_t blkno = self.blk_base + <uint32_t>self.nblk
         cdef size_t cap = need + BLK_HDR
         cdef BlockInfo* b
@@ -556,8 +555,7 @@ cdef class MsgLog:
             prev = self.blk_base + <uint32_t>(self.nblk - 1)
         else:
             prev = None
-        if self.hook is not None:
-            self.hook._blk_new(blkno, max(cap, self.block_size))
+        self.io.created(blkno, max(cap, self.block_size))
         if cap < self.block_size:
             cap = self.block_size   # untouched capacity costs no memory until written
         self._register_block(self.last_seq + 1)
@@ -581,8 +579,7 @@ cdef class MsgLog:
         b.flags |= BLK_SEALED
         b.last_use = self.tick
         self.cached_bytes += b.len
-        if self.hook is not None:
-            self.hook._blk_sealed(blkno)
+        self.io.sealed(blkno, b)
         self._maybe_free_block(blkno)
         self._evict(SID_NONE)
         return 0
@@ -606,9 +603,9 @@ cdef class MsgLog:
         b.last_use = self.tick
         if b.data != NULL:
             return b.data
-        if self.hook is None:
+        if not self.io.reloadable:
             raise StoreError(f"block {blk} is not resident")
-        raw = self.hook._blk_load(blk)   # None: unreadable (the hook reported it)
+        raw = self.io.load(blk)   # None: unreadable (the block IO reported it)
         b = self._blk(blk)
         b.data = <char*>calloc(b.len if b.len else 1, 1)
         if b.data == NULL:
@@ -648,15 +645,14 @@ cdef class MsgLog:
         if bad:
             b.flags |= BLK_KEEP
             self._remove_untracked(bad)
-            if self.hook is not None:
-                self.hook._blk_damaged(blk, bad)
+            self.io.damaged(blk, bad)
         return 0
 
     cdef int _evict(self, uint32_t keep) except -1:
         """Drop least-recently used sealed, fully written blocks above the cache limit."""
         cdef size_t i, best
         cdef BlockInfo* b
-        if self.hook is None:
+        if not self.io.reloadable:
             return 0
         while self.cached_bytes > self.cache_limit:
             best = <size_t>-1
@@ -691,8 +687,7 @@ cdef class MsgLog:
             free(b.data)
             b.data = NULL
         b.flags = BLK_GONE
-        if self.hook is not None:
-            self.hook._blk_removed(blkno)
+        self.io.removed(blkno)
         if i == 0:
             k = 0
             while k < self.nblk - 1 and (self.blocks[k].flags & BLK_GONE):
@@ -889,6 +884,8 @@ cdef class MsgLog:
         cdef char* p
         cdef BlockInfo* b
         cdef Slot* fs
+        if self.closed:
+            raise StoreClosedError()
         if self.max_msg_size > 0 and <int64_t>(hl + ml) > self.max_msg_size:
             raise MsgTooLargeError()
         if sl == 0 or sl > 65535:
@@ -926,6 +923,23 @@ cdef class MsgLog:
         self._trim_subject(sid)
         self._trim_front()
         return seq
+
+    cdef int commit_c(self) except -1:
+        self._flush_tombs()
+        if self.nblk and self.io.commit(self.blk_base + <uint32_t>(self.nblk - 1),
+                                        &self.blocks[self.nblk - 1]):
+            self.committed_seq = self.last_seq
+        return 0
+
+    def commit(self):
+        """commit_c() for Python callers (tests)."""
+        self.commit_c()
+
+    def _write_active(self):
+        """End of a Python-level operation: the active block's new records go to the block IO."""
+        if self.nblk:
+            self.io.write(self.blk_base + <uint32_t>(self.nblk - 1), &self.blocks[self.nblk - 1])
+        self.committed_seq = self.last_seq
 
     def append(self, subject, data, hdr=None, int64_t ts=0):
         """Store one message; returns (seq, ts)."""
@@ -1323,7 +1337,7 @@ cdef class MsgLog:
     def index_bytes(self):
         return self.slot_cap * sizeof(Slot)
 
-    # ------------------------------------------------------------------ hooks' helpers
+    # ------------------------------------------------------------------ the stores' helpers
 
     def _blk_info(self, uint32_t blk):
         """(len, written, first_seq, live, flags, cached) of a block, or None if unknown/gone."""
@@ -1614,8 +1628,8 @@ cdef class MsgLog:
         return out
 
     def _detach(self):
-        """Drop the hook (breaks the store <-> log reference cycle on close)."""
-        self.hook = None
+        """Drop the block IO (breaks the store <-> io reference cycle on close)."""
+        self.io = BlockIO()
 
     def _evict_now(self):
         self._evict(SID_NONE)
