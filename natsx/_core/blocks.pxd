@@ -1,6 +1,7 @@
-# The block-IO interface: what the store's kernel (msglog) asks of the storage under its blocks.
+# A stream's blocks: the block table (BlockTable: the active block, sealed ones, an LRU cache of
+# resident bytes) and the block-IO interface, what the table asks of the storage under it.
 #
-# The kernel owns the block table and the bytes of resident blocks; a BlockIO owns where they live.
+# The table owns the bytes of resident blocks; a BlockIO owns where they live.
 # Its methods are C calls through the vtable, so the kernel never goes through a Python object to
 # reach its storage. BlockIO itself keeps blocks in memory only (the memory store);
 # FileBlockIO (blocks.pyx) is the file store's. Calls come per block (created, sealed, removed,
@@ -19,10 +20,16 @@ cdef struct BlockInfo:
     uint32_t flags      # BLK_* bits
 
 cdef enum:
-    BLK_GONE = 1
-    BLK_SEALED = 2
-    BLK_TOMBS = 4
-    BLK_KEEP = 8
+    BLK_GONE = 1        # every message left; the file is removed
+    BLK_SEALED = 2      # takes no more records
+    BLK_TOMBS = 4       # holds TOMB/COMPACT records (kept until it is the oldest)
+    BLK_KEEP = 8        # damaged: kept for inspection, never removed
+
+cdef extern from *:
+    """
+    #define NX_NO_BLOCK 0xFFFFFFFFu
+    """
+    const uint32_t NO_BLOCK "NX_NO_BLOCK"
 
 
 cdef class BlockIO:
@@ -56,3 +63,39 @@ cdef class FileBlockIO(BlockIO):
     cdef public bint sync_armed
     cdef readonly uint64_t python_commits   # commits that had to call into Python
     cdef Py_ssize_t _write_tail(self, uint32_t blkno, BlockInfo* b) noexcept
+
+
+cdef class BlockTable:
+    cdef BlockInfo* blocks
+    cdef size_t nblk            # entries in blocks (some may be gone)
+    cdef size_t blk_cap
+    cdef readonly uint32_t blk_base    # number of blocks[0]
+    cdef readonly size_t block_size
+    cdef readonly size_t cache_limit
+    cdef size_t cached_bytes    # bytes of resident sealed blocks
+    cdef uint64_t tick          # LRU clock
+    cdef BlockIO io
+
+    # Append a zeroed entry (the caller fills it in).
+    cdef int register(self, uint64_t first_seq) except -1
+    # Room for n more bytes in the active block (a new one, numbered first_seq, if needed).
+    cdef char* reserve(self, size_t n, uint64_t first_seq) except NULL
+    # Open a new active block, sealing the one before.
+    cdef int new_block(self, size_t need, uint64_t first_seq) except -1
+    cdef int seal(self, uint32_t blkno) except -1
+    # Read a sealed, non-resident block back in through io (zeros where it is short/unreadable).
+    cdef int load(self, uint32_t blkno) except -1
+    # Drop LRU sealed, fully written blocks over the cache limit (not keep).
+    cdef int evict(self, uint32_t keep) except -1
+    # Remove blkno if no message in it is left and the rules allow (see docs/storage.rst).
+    cdef int maybe_free(self, uint32_t blkno) except -1
+    cdef void free_all(self) noexcept
+
+
+cdef inline BlockInfo* blk_at(BlockTable t, uint32_t blkno) noexcept:
+    return &t.blocks[blkno - t.blk_base]
+
+
+cdef inline BlockInfo* active_block(BlockTable t) noexcept:
+    """The newest entry (active unless sealed/gone), or NULL."""
+    return &t.blocks[t.nblk - 1] if t.nblk else NULL

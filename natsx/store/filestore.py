@@ -18,8 +18,9 @@ from pathlib import Path
 
 import zstandard
 
-from natsx._core.blocks import FileBlockIO
-from natsx._core.msglog import MsgLog, StoreError, reserve_space, xxh3_64
+from natsx._core.blocks import FileBlockIO, reserve_space
+from natsx._core.msglog import MsgLog, StoreError
+from natsx._core.record import xxh3_64
 from natsx.store.base import BaseStore
 from natsx.store.config import SYNC_ALWAYS, SYNC_INTERVAL, StoreConfig
 
