@@ -6,27 +6,19 @@ from hypothesis import strategies as st
 from natsx._core import sublist
 from natsx._core.subject import is_literal, subject_matches
 from natsx.store import MemStore, SubjectFilter
+from test_sublist import ref_matches as token_reference
 
 tokens = st.sampled_from([b"a", b"b", b"foo", b"*", b">", b""])
 subjects = st.lists(tokens, min_size=1, max_size=5).map(b".".join)
 
 
 def ref_matches(subject: bytes, flt: bytes) -> bool:
-    """Token-by-token NATS matching, written independently of the kernel."""
+    """The sublist tests' token-by-token reference, plus the empty filter and subject."""
     if flt == b"":
         return True
     if subject == b"":
         return False
-    ft = flt.split(b".")
-    st_ = subject.split(b".")
-    for i, f in enumerate(ft):
-        if f == b">":
-            return len(st_) > i
-        if i >= len(st_):
-            return False
-        if f != b"*" and f != st_[i]:
-            return False
-    return len(ft) == len(st_)
+    return token_reference(flt, subject)
 
 
 @settings(max_examples=400, deadline=None)
