@@ -94,8 +94,3 @@ cdef class BlockTable:
 
 cdef inline BlockInfo* blk_at(BlockTable t, uint32_t blkno) noexcept:
     return &t.blocks[blkno - t.blk_base]
-
-
-cdef inline BlockInfo* active_block(BlockTable t) noexcept:
-    """The newest entry (active unless sealed/gone), or NULL."""
-    return &t.blocks[t.nblk - 1] if t.nblk else NULL

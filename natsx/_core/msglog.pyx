@@ -1,13 +1,11 @@
 # cython: freethreading_compatible=False
 """The stream store's kernel (see msglog.pxd and docs/storage.rst).
 
-Everything per message lives here: record encoding with an xxh3-64 checksum per record, the
-seq -> (block, offset) slot array, the per-subject hash table, limit enforcement and the replay
-interface. Blocks live behind a BlockIO (blocks.pxd); Python (natsx/store/) runs per block and per
-batch.
+The per-message work on top of the smaller kernels: the seq -> (block, offset) slot array, limit
+enforcement, append/commit, removal, recovery, the index checkpoint and the replay interface.
+Records are encoded by record.pxd, subjects kept by subjidx, blocks by blocks (whose BlockIO is
+where they live), pending removals in a seqset. Python (natsx/store/) runs per block and per batch.
 """
-import time
-
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
@@ -19,7 +17,7 @@ from posix.time cimport clock_gettime, timespec, CLOCK_REALTIME
 from posix.unistd cimport write
 
 from natsx._core.blocks cimport (BLK_GONE, BLK_KEEP, BLK_SEALED, BLK_TOMBS, NO_BLOCK, BlockInfo,
-                                 BlockIO, BlockTable, active_block, blk_at)
+                                 BlockIO, BlockTable)
 from natsx._core.buf cimport alloc_copy, grow
 from natsx._core.record cimport (BLK_HDR, KIND_COMPACT, KIND_ERASED, KIND_MSG, KIND_TOMB, REC_HDR,
                                  MsgView, all_zero, block_header_ok, encode_record, fill_view,
@@ -79,7 +77,7 @@ cdef inline int64_t _now_ns() noexcept nogil:
     return <int64_t>t.tv_sec * 1000000000 + t.tv_nsec
 
 
-cdef inline bint _wanted(MsgLog log, uint32_t sid, int mode, uint32_t lit,
+cdef inline bint _wanted(SubjectIndex sx, uint32_t sid, int mode, uint32_t lit,
                         SubjectFilter f) except -1:
     """Does a slot with subject id sid hold a message the filter takes? (mode and lit come from
     MsgLog._filter_mode: 0 all, 1 the literal subject lit, 2 ask f.)"""
@@ -89,7 +87,7 @@ cdef inline bint _wanted(MsgLog log, uint32_t sid, int mode, uint32_t lit,
         return True
     if mode == 1:
         return sid == lit
-    return f.matches(log.sx, sid)
+    return f.matches(sx, sid)
 
 
 cdef inline SubjectFilter _as_filter(object f):
@@ -176,6 +174,10 @@ cdef class MsgLog:
     def num_subjects(self):
         return self.sx.num_subjects
 
+    cdef inline BlockInfo* _blk(self, uint32_t blk) noexcept:
+        # blocks.blk_at(self.bt, blk) would take a reference to self.bt per call
+        return &self.bt.blocks[blk - self.bt.blk_base]
+
     # ------------------------------------------------------------------ subjects
 
     cdef uint64_t _subj_first(self, uint32_t sid) noexcept:
@@ -208,7 +210,7 @@ cdef class MsgLog:
 
     cdef char* _blk_data(self, uint32_t blk) except NULL:
         """The bytes of block blk, loaded (and verified) if not resident."""
-        cdef BlockInfo* b = blk_at(self.bt, blk)
+        cdef BlockInfo* b = self._blk(blk)
         self.bt.tick += 1
         b.last_use = self.bt.tick
         if b.data != NULL:
@@ -217,15 +219,15 @@ cdef class MsgLog:
             raise StoreError(f"block {blk} is not resident")
         self.bt.load(blk)
         self._verify_block(blk)
-        if blk < self.bt.blk_base or (blk_at(self.bt, blk).flags & BLK_GONE):
+        if blk < self.bt.blk_base or (self._blk(blk).flags & BLK_GONE):
             return _EMPTY   # every message in it was damaged; callers re-check their slot
         self.bt.evict(blk)
-        return blk_at(self.bt, blk).data
+        return self._blk(blk).data
 
     cdef int _verify_block(self, uint32_t blk) except -1:
         """Check every indexed record of a freshly loaded block; damaged ones leave the index
         (no tombstone: the damage is reported again on the next scan)."""
-        cdef BlockInfo* b = blk_at(self.bt, blk)
+        cdef BlockInfo* b = self._blk(blk)
         cdef uint64_t s, end
         cdef Slot* sl
         cdef list bad = []
@@ -303,7 +305,7 @@ cdef class MsgLog:
             e.stale_first = 0
         e.last = seq
         e.stale_last = 0
-        blk_at(self.bt, blk).live += 1
+        self._blk(blk).live += 1
         return 0
 
     cdef void _set_empty(self, uint64_t next_seq) noexcept:
@@ -337,7 +339,7 @@ cdef class MsgLog:
             self.ns -= <size_t>(i - self.seq_base)
             self.seq_base = i
             self.first_seq = i
-        blk_at(self.bt, blk).live -= 1
+        self._blk(blk).live -= 1
         self.bt.maybe_free(blk)
         return 1
 
@@ -575,6 +577,7 @@ cdef class MsgLog:
         cdef uint32_t lit = SID_NONE
         cdef int mode = self._filter_mode(flt, &lit)
         cdef Slot* sl
+        cdef SubjectIndex sx = self.sx   # a local: no reference taken per message
         if s < self.first_seq:
             s = self.first_seq
         if mode == 1:
@@ -585,7 +588,7 @@ cdef class MsgLog:
             end = self._subj_last(lit)
         while s <= end and s - self.seq_base < self.ns:
             sl = &self.slots[self.sh + (s - self.seq_base)]
-            if _wanted(self, sl.sid, mode, lit, flt):
+            if _wanted(sx, sl.sid, mode, lit, flt):
                 if self.view(s, out):
                     seq[0] = s
                     return 1
@@ -600,6 +603,7 @@ cdef class MsgLog:
         cdef uint32_t lit = SID_NONE
         cdef int mode = self._filter_mode(flt, &lit)
         cdef Slot* sl
+        cdef SubjectIndex sx = self.sx   # a local: no reference taken per message
         if self.msgs == 0 or s < self.first_seq:
             return 0
         if s > self.last_seq:
@@ -611,7 +615,7 @@ cdef class MsgLog:
                 s = self._subj_last(lit)
         while s >= self.first_seq:
             sl = &self.slots[self.sh + (s - self.seq_base)]
-            if _wanted(self, sl.sid, mode, lit, flt):
+            if _wanted(sx, sl.sid, mode, lit, flt):
                 if self.view(s, out):
                     return 1
             s -= 1
@@ -718,7 +722,7 @@ cdef class MsgLog:
         for blkno in old:
             if blkno < self.bt.blk_base:
                 continue
-            b = blk_at(self.bt, blkno)
+            b = self._blk(blkno)
             if not (b.flags & BLK_GONE):
                 b.live = 0
                 b.flags = (b.flags | BLK_SEALED) & ~BLK_TOMBS
@@ -747,6 +751,7 @@ cdef class MsgLog:
         cdef int mode = self._filter_mode(f, &lit)
         cdef uint64_t total, todo, s, removed = 0, end
         cdef Slot* sl
+        cdef SubjectIndex sx = self.sx   # a local: no reference taken per message
         if mode == 0 and keep == 0:
             if seq == 0:
                 return self.purge()
@@ -768,7 +773,7 @@ cdef class MsgLog:
             if seq and s >= seq:
                 break
             sl = &self.slots[self.sh + (s - self.seq_base)]
-            if _wanted(self, sl.sid, mode, lit, f):
+            if _wanted(sx, sl.sid, mode, lit, f):
                 self._remove(s)
                 removed += 1
             s += 1
@@ -834,6 +839,7 @@ cdef class MsgLog:
         cdef uint64_t n = 0, s, end = self.last_seq
         cdef size_t sid
         cdef Slot* sl
+        cdef SubjectIndex sx = self.sx   # a local: no reference taken per message
         if self.msgs == 0:
             return 0
         if start < self.first_seq:
@@ -842,7 +848,7 @@ cdef class MsgLog:
             if mode == 1:
                 return 1 if lit != SID_NONE and self._subj_last(lit) >= start else 0
             for sid in range(self.sx.subj_n):
-                if self.sx.subj[sid].count and (mode == 0 or f.matches(self.sx, <uint32_t>sid)):
+                if self.sx.subj[sid].count and (mode == 0 or f.matches(sx, <uint32_t>sid)):
                     if self._subj_last(<uint32_t>sid) >= start:
                         n += 1
             return n
@@ -856,13 +862,13 @@ cdef class MsgLog:
             end = self._subj_last(lit)
         elif mode == 2 and start == self.first_seq and self.sx.num_subjects < self.msgs:
             for sid in range(self.sx.subj_n):
-                if self.sx.subj[sid].count and f.matches(self.sx, <uint32_t>sid):
+                if self.sx.subj[sid].count and f.matches(sx, <uint32_t>sid):
                     n += self.sx.subj[sid].count
             return n
         s = start
         while s <= end:
             sl = &self.slots[self.sh + (s - self.seq_base)]
-            if _wanted(self, sl.sid, mode, lit, f):
+            if _wanted(sx, sl.sid, mode, lit, f):
                 n += 1
             s += 1
         return n
@@ -870,12 +876,13 @@ cdef class MsgLog:
     def subjects_state(self, filter=b">"):
         """{subject: (msgs, first_seq, last_seq)} for subjects matching filter."""
         cdef SubjectFilter f = _as_filter(filter)
+        cdef SubjectIndex sx = self.sx
         cdef dict out = {}
         cdef size_t sid
         cdef SubjEntry* e
         for sid in range(self.sx.subj_n):
             e = &self.sx.subj[sid]
-            if e.count and f.matches(self.sx, <uint32_t>sid):
+            if e.count and f.matches(sx, <uint32_t>sid):
                 out[PyBytes_FromStringAndSize(self.sx.arena + e.name_off, e.name_len)] = (
                     e.count, self._subj_first(<uint32_t>sid), self._subj_last(<uint32_t>sid))
         return out
@@ -894,7 +901,7 @@ cdef class MsgLog:
         cdef BlockInfo* b
         if blk < self.bt.blk_base or blk - self.bt.blk_base >= self.bt.nblk:
             return None
-        b = blk_at(self.bt, blk)
+        b = self._blk(blk)
         if b.flags & BLK_GONE:
             return None
         return b.len, b.written, b.first_seq, b.live, b.flags, b.data != NULL
@@ -908,7 +915,7 @@ cdef class MsgLog:
 
     def _blk_write(self, uint32_t blk, int fd):
         """write(2) the block's unwritten tail to fd; returns bytes written."""
-        cdef BlockInfo* b = blk_at(self.bt, blk)
+        cdef BlockInfo* b = self._blk(blk)
         cdef ssize_t r
         cdef size_t total = 0
         while b.written < b.len:
@@ -924,7 +931,7 @@ cdef class MsgLog:
     def _blk_bytes(self, uint32_t blk, size_t off=0, size_t n=<size_t>-1):
         """A copy of block bytes [off, off+n) (loads the block)."""
         cdef char* d = self._blk_data(blk)
-        cdef BlockInfo* b = blk_at(self.bt, blk)
+        cdef BlockInfo* b = self._blk(blk)
         if off > b.len:
             off = b.len
         if n > b.len - off:
@@ -932,7 +939,7 @@ cdef class MsgLog:
         return PyBytes_FromStringAndSize(d + off, n)
 
     def _blk_set_written(self, uint32_t blk):
-        cdef BlockInfo* b = blk_at(self.bt, blk)
+        cdef BlockInfo* b = self._blk(blk)
         b.written = b.len
 
     # ------------------------------------------------------------------ recovery
@@ -1014,7 +1021,7 @@ cdef class MsgLog:
                                     self._msg_size(sl, hl, rl - REC_HDR - sl - hl),
                                     (<const int64_t*>(d + off + 32))[0])
             elif kind == KIND_TOMB:
-                blk_at(self.bt, blkno).flags |= BLK_TOMBS
+                self._blk(blkno).flags |= BLK_TOMBS
                 nb = (rl - REC_HDR - (<const uint16_t*>(d + off + 14))[0] - rd_u32(d + off + 16)) // 16
                 r = <const uint64_t*>(d + off + REC_HDR)
                 for i in range(nb):
@@ -1028,7 +1035,7 @@ cdef class MsgLog:
                         self._remove(a)
                         a += 1
             elif kind == KIND_COMPACT:
-                blk_at(self.bt, blkno).flags |= BLK_TOMBS
+                self._blk(blkno).flags |= BLK_TOMBS
                 while self.msgs and self.first_seq < seq:
                     self._drop_front()
                 if seq > self.last_seq + 1:
@@ -1041,7 +1048,7 @@ cdef class MsgLog:
             valid_end = off
         if off < n and not all_zero(d + off, n - off) and not (bad and bad[len(bad) - 1][1] == n):
             bad.append((off, n))
-        blk = blk_at(self.bt, blkno)
+        blk = self._blk(blkno)
         if bad and (sealed or bad[len(bad) - 1][1] != n or len(bad) > 1):
             blk.flags |= BLK_KEEP
         blk.len = n if sealed else valid_end
@@ -1098,7 +1105,7 @@ cdef class MsgLog:
     def _rollback_unwritten(self, uint32_t blk):
         """Forget the messages of block blk that write(2) did not take (disk full): they were
         never stored. Returns the offset the file must be cut back to."""
-        cdef BlockInfo* b = blk_at(self.bt, blk)
+        cdef BlockInfo* b = self._blk(blk)
         cdef uint64_t s = self.last_seq, new_last = self.last_seq, q
         cdef size_t cut = b.len
         cdef Slot* sl
@@ -1128,7 +1135,7 @@ cdef class MsgLog:
             self.ns = <size_t>(new_last - self.seq_base + 1)
             self.last_ts = self.slots[self.sh + self.ns - 1].ts
         self.last_seq = new_last
-        b = blk_at(self.bt, blk)
+        b = self._blk(blk)
         b.len = cut
         b.written = cut
         self.tombs.clear()
