@@ -9,6 +9,8 @@
 
 from libc.stdint cimport uint32_t, uint64_t
 
+from natsx._core.record cimport BLK_HDR
+
 cdef struct BlockInfo:
     char* data          # decoded block bytes (header + records); NULL when not cached
     size_t len          # bytes used (== raw file size)
@@ -78,8 +80,8 @@ cdef class BlockTable:
 
     # Append a zeroed entry (the caller fills it in).
     cdef int register(self, uint64_t first_seq) except -1
-    # Room for n more bytes in the active block (a new one, numbered first_seq, if needed).
-    cdef char* reserve(self, size_t n, uint64_t first_seq) except NULL
+    # reserve() when the active block cannot take n more bytes as it is
+    cdef char* _make_room(self, size_t n, uint64_t first_seq) except NULL
     # Open a new active block, sealing the one before.
     cdef int new_block(self, size_t need, uint64_t first_seq) except -1
     cdef int seal(self, uint32_t blkno) except -1
@@ -91,6 +93,17 @@ cdef class BlockTable:
     cdef int maybe_free(self, uint32_t blkno) except -1
     cdef void free_all(self) noexcept
 
+    # Inline (called per message, compiled into the caller):
+    cdef inline BlockInfo* at(self, uint32_t blkno) noexcept:
+        return &self.blocks[blkno - self.blk_base]
 
-cdef inline BlockInfo* blk_at(BlockTable t, uint32_t blkno) noexcept:
-    return &t.blocks[blkno - t.blk_base]
+    cdef inline char* reserve(self, size_t n, uint64_t first_seq) except NULL:
+        """Room for n more bytes at the end of the active block; a new block (whose first
+        sequence is first_seq) when it is sealed or n would take it past block_size."""
+        cdef BlockInfo* b
+        if self.nblk:
+            b = &self.blocks[self.nblk - 1]
+            if (not (b.flags & (BLK_SEALED | BLK_GONE)) and b.len + n <= b.cap
+                    and (b.len <= BLK_HDR or b.len + n <= self.block_size)):
+                return b.data + b.len
+        return self._make_room(n, first_seq)

@@ -8,7 +8,7 @@ from posix.types cimport off_t
 from posix.unistd cimport write as c_write
 
 from natsx._core.buf cimport grow
-from natsx._core.record cimport BLK_HDR, write_block_header, xxh3_fn, xxh3_fn_t
+from natsx._core.record cimport write_block_header, xxh3_fn, xxh3_fn_t
 
 cdef extern from "fcntl.h" nogil:
     int fallocate(int fd, int mode, off_t offset, off_t length)
@@ -87,7 +87,7 @@ cdef class BlockTable:
         return 0
 
     cdef int seal(self, uint32_t blkno) except -1:
-        cdef BlockInfo* b = blk_at(self, blkno)
+        cdef BlockInfo* b = self.at(blkno)
         b.flags |= BLK_SEALED
         b.last_use = self.tick
         self.cached_bytes += b.len
@@ -96,7 +96,7 @@ cdef class BlockTable:
         self.evict(NO_BLOCK)
         return 0
 
-    cdef char* reserve(self, size_t n, uint64_t first_seq) except NULL:
+    cdef char* _make_room(self, size_t n, uint64_t first_seq) except NULL:
         cdef BlockInfo* b
         if self.nblk == 0 or (self.blocks[self.nblk - 1].flags & (BLK_SEALED | BLK_GONE)):
             self.new_block(n, first_seq)
@@ -110,7 +110,7 @@ cdef class BlockTable:
 
     cdef int load(self, uint32_t blkno) except -1:
         cdef bytes raw = self.io.load(blkno)   # None: unreadable (the block IO reported it)
-        cdef BlockInfo* b = blk_at(self, blkno)
+        cdef BlockInfo* b = self.at(blkno)
         b.data = <char*>calloc(b.len if b.len else 1, 1)
         if b.data == NULL:
             raise MemoryError()

@@ -71,7 +71,6 @@ cdef class MsgLog:
 
     # internals shared with the recovery scanner
     cdef char* _blk_data(self, uint32_t blk) except NULL
-    cdef BlockInfo* _blk(self, uint32_t blk) noexcept
     cdef uint64_t _subj_first(self, uint32_t sid) noexcept
     cdef uint64_t _subj_last(self, uint32_t sid) noexcept
     cdef int _remove(self, uint64_t seq) except -1

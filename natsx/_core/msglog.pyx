@@ -174,10 +174,6 @@ cdef class MsgLog:
     def num_subjects(self):
         return self.sx.num_subjects
 
-    cdef inline BlockInfo* _blk(self, uint32_t blk) noexcept:
-        # blocks.blk_at(self.bt, blk) would take a reference to self.bt per call
-        return &self.bt.blocks[blk - self.bt.blk_base]
-
     # ------------------------------------------------------------------ subjects
 
     cdef uint64_t _subj_first(self, uint32_t sid) noexcept:
@@ -210,7 +206,7 @@ cdef class MsgLog:
 
     cdef char* _blk_data(self, uint32_t blk) except NULL:
         """The bytes of block blk, loaded (and verified) if not resident."""
-        cdef BlockInfo* b = self._blk(blk)
+        cdef BlockInfo* b = self.bt.at(blk)
         self.bt.tick += 1
         b.last_use = self.bt.tick
         if b.data != NULL:
@@ -219,15 +215,15 @@ cdef class MsgLog:
             raise StoreError(f"block {blk} is not resident")
         self.bt.load(blk)
         self._verify_block(blk)
-        if blk < self.bt.blk_base or (self._blk(blk).flags & BLK_GONE):
+        if blk < self.bt.blk_base or (self.bt.at(blk).flags & BLK_GONE):
             return _EMPTY   # every message in it was damaged; callers re-check their slot
         self.bt.evict(blk)
-        return self._blk(blk).data
+        return self.bt.at(blk).data
 
     cdef int _verify_block(self, uint32_t blk) except -1:
         """Check every indexed record of a freshly loaded block; damaged ones leave the index
         (no tombstone: the damage is reported again on the next scan)."""
-        cdef BlockInfo* b = self._blk(blk)
+        cdef BlockInfo* b = self.bt.at(blk)
         cdef uint64_t s, end
         cdef Slot* sl
         cdef list bad = []
@@ -305,7 +301,7 @@ cdef class MsgLog:
             e.stale_first = 0
         e.last = seq
         e.stale_last = 0
-        self._blk(blk).live += 1
+        self.bt.at(blk).live += 1
         return 0
 
     cdef void _set_empty(self, uint64_t next_seq) noexcept:
@@ -339,7 +335,7 @@ cdef class MsgLog:
             self.ns -= <size_t>(i - self.seq_base)
             self.seq_base = i
             self.first_seq = i
-        self._blk(blk).live -= 1
+        self.bt.at(blk).live -= 1
         self.bt.maybe_free(blk)
         return 1
 
@@ -722,7 +718,7 @@ cdef class MsgLog:
         for blkno in old:
             if blkno < self.bt.blk_base:
                 continue
-            b = self._blk(blkno)
+            b = self.bt.at(blkno)
             if not (b.flags & BLK_GONE):
                 b.live = 0
                 b.flags = (b.flags | BLK_SEALED) & ~BLK_TOMBS
@@ -901,7 +897,7 @@ cdef class MsgLog:
         cdef BlockInfo* b
         if blk < self.bt.blk_base or blk - self.bt.blk_base >= self.bt.nblk:
             return None
-        b = self._blk(blk)
+        b = self.bt.at(blk)
         if b.flags & BLK_GONE:
             return None
         return b.len, b.written, b.first_seq, b.live, b.flags, b.data != NULL
@@ -915,7 +911,7 @@ cdef class MsgLog:
 
     def _blk_write(self, uint32_t blk, int fd):
         """write(2) the block's unwritten tail to fd; returns bytes written."""
-        cdef BlockInfo* b = self._blk(blk)
+        cdef BlockInfo* b = self.bt.at(blk)
         cdef ssize_t r
         cdef size_t total = 0
         while b.written < b.len:
@@ -931,7 +927,7 @@ cdef class MsgLog:
     def _blk_bytes(self, uint32_t blk, size_t off=0, size_t n=<size_t>-1):
         """A copy of block bytes [off, off+n) (loads the block)."""
         cdef char* d = self._blk_data(blk)
-        cdef BlockInfo* b = self._blk(blk)
+        cdef BlockInfo* b = self.bt.at(blk)
         if off > b.len:
             off = b.len
         if n > b.len - off:
@@ -939,7 +935,7 @@ cdef class MsgLog:
         return PyBytes_FromStringAndSize(d + off, n)
 
     def _blk_set_written(self, uint32_t blk):
-        cdef BlockInfo* b = self._blk(blk)
+        cdef BlockInfo* b = self.bt.at(blk)
         b.written = b.len
 
     # ------------------------------------------------------------------ recovery
@@ -1021,7 +1017,7 @@ cdef class MsgLog:
                                     self._msg_size(sl, hl, rl - REC_HDR - sl - hl),
                                     (<const int64_t*>(d + off + 32))[0])
             elif kind == KIND_TOMB:
-                self._blk(blkno).flags |= BLK_TOMBS
+                self.bt.at(blkno).flags |= BLK_TOMBS
                 nb = (rl - REC_HDR - (<const uint16_t*>(d + off + 14))[0] - rd_u32(d + off + 16)) // 16
                 r = <const uint64_t*>(d + off + REC_HDR)
                 for i in range(nb):
@@ -1035,7 +1031,7 @@ cdef class MsgLog:
                         self._remove(a)
                         a += 1
             elif kind == KIND_COMPACT:
-                self._blk(blkno).flags |= BLK_TOMBS
+                self.bt.at(blkno).flags |= BLK_TOMBS
                 while self.msgs and self.first_seq < seq:
                     self._drop_front()
                 if seq > self.last_seq + 1:
@@ -1048,7 +1044,7 @@ cdef class MsgLog:
             valid_end = off
         if off < n and not all_zero(d + off, n - off) and not (bad and bad[len(bad) - 1][1] == n):
             bad.append((off, n))
-        blk = self._blk(blkno)
+        blk = self.bt.at(blkno)
         if bad and (sealed or bad[len(bad) - 1][1] != n or len(bad) > 1):
             blk.flags |= BLK_KEEP
         blk.len = n if sealed else valid_end
@@ -1105,7 +1101,7 @@ cdef class MsgLog:
     def _rollback_unwritten(self, uint32_t blk):
         """Forget the messages of block blk that write(2) did not take (disk full): they were
         never stored. Returns the offset the file must be cut back to."""
-        cdef BlockInfo* b = self._blk(blk)
+        cdef BlockInfo* b = self.bt.at(blk)
         cdef uint64_t s = self.last_seq, new_last = self.last_seq, q
         cdef size_t cut = b.len
         cdef Slot* sl
@@ -1135,7 +1131,7 @@ cdef class MsgLog:
             self.ns = <size_t>(new_last - self.seq_base + 1)
             self.last_ts = self.slots[self.sh + self.ns - 1].ts
         self.last_seq = new_last
-        b = self._blk(blk)
+        b = self.bt.at(blk)
         b.len = cut
         b.written = cut
         self.tombs.clear()

@@ -4,6 +4,7 @@
 # Ids are reused after a subject empties. SubjectFilter caches its verdict per id.
 
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
+from libc.string cimport memcmp
 
 cdef extern from *:
     """
@@ -40,8 +41,6 @@ cdef class SubjectIndex:
 
     cdef void reset(self) noexcept
     cdef uint32_t hash(self, const char* s, size_t n) noexcept
-    # the id of subject s (h = hash(s, n)), or SID_NONE
-    cdef uint32_t lookup(self, const char* s, size_t n, uint32_t h) noexcept
     # a new id for s (not present): count 0
     cdef uint32_t add(self, const char* s, size_t n) except? 0xFFFFFFFF
     # one message of sid (at seq) went: frees the id at zero, else marks first/last stale
@@ -50,6 +49,21 @@ cdef class SubjectIndex:
     cdef int _htab_insert(self, uint32_t sid) except -1
     cdef int _rehash(self, size_t ncap) except -1
     cdef int _compact_arena(self) except -1
+
+    # the id of subject s (h = hash(s, n)), or SID_NONE; inline: once per append
+    cdef inline uint32_t lookup(self, const char* s, size_t n, uint32_t h) noexcept:
+        cdef size_t mask = self.hcap - 1
+        cdef size_t i = h & mask
+        cdef uint32_t v
+        cdef SubjEntry* e
+        while True:
+            v = self.htab[i]
+            if v == 0:
+                return SID_NONE
+            e = &self.subj[v - 1]
+            if e.hash == h and e.name_len == n and memcmp(self.arena + e.name_off, s, n) == 0:
+                return v - 1
+            i = (i + 1) & mask
 
 
 cdef class SubjectFilter:

@@ -44,20 +44,6 @@ cdef class SubjectIndex:
         self.num_subjects = 0
         self.subj_gen += 1
 
-    cdef uint32_t lookup(self, const char* s, size_t n, uint32_t h) noexcept:
-        cdef size_t mask = self.hcap - 1
-        cdef size_t i = h & mask
-        cdef uint32_t v
-        cdef SubjEntry* e
-        while True:
-            v = self.htab[i]
-            if v == 0:
-                return SID_NONE
-            e = &self.subj[v - 1]
-            if e.hash == h and e.name_len == n and memcmp(self.arena + e.name_off, s, n) == 0:
-                return v - 1
-            i = (i + 1) & mask
-
     cdef int _htab_insert(self, uint32_t sid) except -1:
         cdef size_t mask = self.hcap - 1
         cdef size_t i = self.subj[sid].hash & mask
