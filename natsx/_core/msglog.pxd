@@ -87,6 +87,7 @@ cdef class MsgLog:
     cdef void _mark_tombs(self, size_t n) noexcept
     cdef uint32_t _msg_size(self, size_t sl, size_t hl, size_t ml) noexcept
     cdef int _filter_mode(self, SubjectFilter f, uint32_t* lit) except -1
+    cdef uint32_t _literal_sid(self, bytes subject) noexcept
     cdef int _prev_msg(self, uint64_t seq, SubjectFilter flt, MsgView* out) except -1
     cdef int _skip_to(self, uint64_t last) except -1
     cdef int _verify_block(self, uint32_t blk) except -1

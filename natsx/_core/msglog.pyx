@@ -557,16 +557,19 @@ cdef class MsgLog:
         fill_view(d + s.off, seq, s.ts, out)
         return 1
 
-    cdef int _filter_mode(self, SubjectFilter f, uint32_t* lit) except -1:
-        cdef bytes p
+    cdef inline int _filter_mode(self, SubjectFilter f, uint32_t* lit) except -1:
+        # inline: next_msg runs it once per message a consumer reads
         if f is None or f.match_all:
             return 0
         if f.literal:
-            p = f.pattern
-            lit[0] = self.sx.lookup(PyBytes_AS_STRING(p), PyBytes_GET_SIZE(p),
-                                      <uint32_t>_xxh3(PyBytes_AS_STRING(p), PyBytes_GET_SIZE(p)))
+            lit[0] = self._literal_sid(f.pattern)
             return 1
         return 2
+
+    cdef uint32_t _literal_sid(self, bytes subject) noexcept:
+        cdef const char* p = PyBytes_AS_STRING(subject)
+        cdef Py_ssize_t n = PyBytes_GET_SIZE(subject)
+        return self.sx.lookup(p, n, <uint32_t>_xxh3(p, n))
 
     cdef int next_msg(self, uint64_t* seq, SubjectFilter flt, MsgView* out) except -1:
         cdef uint64_t s = seq[0], end = self.last_seq
