@@ -47,7 +47,7 @@ cdef class Sublist:
     cpdef SublistResult match(self, bytes subject)
 
 
-# Subject validation shared by the parser, the server and (later) JetStream.
-cdef bint is_valid_subject_c(const char* s, Py_ssize_t n, bint wildcards_ok) noexcept nogil
-cdef bint is_literal_c(const char* s, Py_ssize_t n) noexcept nogil
-cdef bint is_valid_literal_c(const char* s, Py_ssize_t n) noexcept nogil
+# Subject validation shared by the parser, the server and (later) JetStream: one kernel, re-exported
+# here for the modules that cimport it from the sublist.
+from natsx._core.subject cimport (is_insertable_c, is_literal_c, is_valid_literal_c,
+                                  is_valid_subject_c, subject_matches_c)
