@@ -4,7 +4,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from natsx._core.parser import ParseError, RecordingParser
+from natsx._core.parser import ParseError, RecordingParser, Role
 
 token = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-_", min_size=1, max_size=8)
 subject = st.lists(token, min_size=1, max_size=4).map(".".join)
@@ -101,7 +101,7 @@ def test_errors_match_nats_server_classes():
 
 
 def test_client_side_reads_server_ops():
-    p = RecordingParser(client_side=True)
+    p = RecordingParser(Role.ROLE_CLIENT_SIDE)
     p.parse(b"INFO {}\r\nMSG a 1 r 3\r\nabc\r\nHMSG a 2 12 14\r\nNATS/1.0\r\n\r\nhi\r\n+OK\r\n-ERR 'x'\r\nPING\r\n")
     assert p.ops == [
         ("INFO", b"{}"),
@@ -123,7 +123,7 @@ def test_error_in_zero_copy_payload_stops_the_parser():
     """Found by the coverage-guided fuzz target: a bad payload end seen on the zero-copy path
     must leave the parser stopped, so later input reports nothing more."""
     body = b"MSG    HMSG\t   $\xff  & 0          \no\x00\x00\x00\x00\n%"
-    p = RecordingParser(client_side=True)
+    p = RecordingParser(Role.ROLE_CLIENT_SIDE)
     p.parse(body[:36])
     p.parse(body[36:])
     assert p.ops == [("ERROR", ParseError.PE_UNKNOWN_OP, "")]
