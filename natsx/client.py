@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from natsx import connect_opts
 from natsx._core.conn import Connection, ServerCore
+from natsx.gofmt import go_quote
 from natsx._core.parser import ParseError, ParseResult
 from natsx.accounts import GLOBAL_ACCOUNT
 from natsx.auth import Authenticator
@@ -186,6 +187,18 @@ class Client(Connection, asyncio.BufferedProtocol):
         self.server.log.error(f"{self._label()} - {ERR_MAX_SUBSCRIPTIONS}")
         self.send_proto(f"-ERR '{ERR_MAX_SUBSCRIPTIONS}'\r\n".encode())
 
+    def _publish_violation(self, subject: bytes) -> None:
+        self.send_proto(f"-ERR 'Permissions Violation for Publish to {_quote(subject)}'\r\n".encode())
+        self.server.log.error(f"{self._label()} - Publish Violation - Subject {_quote(subject)}")
+
+    def _subscribe_violation(self, subject: bytes, queue: bytes | None, sid: bytes) -> None:
+        err, log = f"Subscription to {_quote(subject)}", f"Subject {_quote(subject)}"
+        if queue is not None:
+            err += f" using queue {_quote(queue)}"
+            log += f", Queue: {_quote(queue)}"
+        self.send_proto(f"-ERR 'Permissions Violation for {err}'\r\n".encode())
+        self.server.log.error(f"{self._label()} - Subscription Violation - {log}, SID {sid.decode('latin-1')}")
+
     def _client_error(self, arg: bytes) -> None:
         self.server.log.error(f"{self._label()} - Client Error {arg.decode('utf-8', 'replace')}")
         self.close_connection("Client Closed")
@@ -308,3 +321,8 @@ class Client(Connection, asyncio.BufferedProtocol):
         if self.protocol >= 1:
             self.send_proto(self.server.info_for(self, ldm=True))
             self.flush()
+
+
+def _quote(b: bytes) -> str:
+    """Go's %q of a subject or queue name as the client sent it."""
+    return go_quote(b.decode("utf-8", "surrogateescape"))

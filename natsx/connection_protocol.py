@@ -25,6 +25,12 @@ class ConnectionUpcalls(Protocol):
     def _max_subs_exceeded(self) -> None:
         """A SUB past the per-connection limit was refused."""
 
+    def _publish_violation(self, subject: bytes) -> None:
+        """The connection's permissions refused a PUB/HPUB to subject (the message was dropped)."""
+
+    def _subscribe_violation(self, subject: bytes, queue: bytes | None, sid: bytes) -> None:
+        """The connection's permissions refused a SUB (queue is None without a queue group)."""
+
     def _client_error(self, arg: bytes) -> None:
         """The peer sent -ERR."""
 

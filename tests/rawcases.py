@@ -136,6 +136,49 @@ OK_CASES = [
     Case("pub-trailing-dot-non-pedantic-dropped", Q + b"SUB > 9\r\nPUB a. 2\r\nhi\r\n", b""),
 ]
 
+# ---- max_control_line counts only an operation's argument, as nats-server's overMaxControlLineLimit ----
+LIMIT = 4096                                   # the default max_control_line
+
+
+def name_connect(arg_len: int) -> bytes:
+    """A CONNECT whose argument (the JSON, without the CRLF) is exactly arg_len bytes."""
+    head, tail = b'{"verbose":false,"pedantic":false,"name":"', b'"}'
+    return b"CONNECT " + head + b"n" * (arg_len - len(head) - len(tail)) + tail + b"\r\n"
+
+
+LIMIT_CASES = [
+    Case("sub-arg-at-limit", Q + b"SUB " + b"a" * (LIMIT - 2) + b" 1\r\n", b""),
+    Case("sub-arg-at-limit-after-blanks", Q + b"SUB" + b" \t" * 3000 + b"a" * (LIMIT - 2) + b" 1\r\n", b""),
+    Case("sub-arg-at-limit-lf-only", Q + b"SUB " + b"a" * (LIMIT - 2) + b" 1\n", b""),
+    Case("sub-queue-arg-at-limit", Q + b"SUB " + b"a" * (LIMIT - 4) + b" q 1\r\n", b""),
+    Case("unsub-arg-at-limit", Q + b"UNSUB " + b"1" * LIMIT + b"\r\n", b""),
+    # Carriage returns inside the argument don't count (nats-server gathers a long line across reads
+    # and leaves them out).
+    Case("unsub-arg-at-limit-with-crs", Q + b"UNSUB " + b"1" * LIMIT + b"\r\r\r\n", b""),
+    Case("pub-arg-at-limit", Q + b"SUB > 1\r\nPUB " + b"s" * (LIMIT - 2) + b" 2\r\nhi\r\n",
+         b"MSG " + b"s" * (LIMIT - 2) + b" 1 2\r\nhi\r\n"),
+    Case("pub-reply-arg-at-limit", Q + b"PUB s " + b"r" * (LIMIT - 4) + b" 2\r\nhi\r\n", b""),
+    Case("hpub-arg-at-limit", H + b"HPUB " + b"s" * (LIMIT - 4) + b" 2 2\r\n\r\n\r\n", b""),
+    Case("connect-arg-at-limit", name_connect(LIMIT), b""),
+    # PING, PONG and +OK have no argument: nats-server reads to the newline and never counts.
+    Case("ping-line-past-limit", b"PING " + b"x" * (2 * LIMIT) + b"\r\n", b"PONG\r\n"),
+    Case("pong-line-past-limit", b"PONG " + b"x" * (2 * LIMIT) + b"\r\n", b""),
+    Case("ok-line-past-limit", b"+OK " + b"x" * (2 * LIMIT) + b"\r\n", b""),
+    Case("sub-arg-at-configured-limit", Q + b"SUB " + b"a" * 62 + b" 1\r\n", b"",
+         config="max_control_line: 64\n"),
+]
+
+LIMIT_CLOSE_CASES = [
+    Case("sub-arg-over-limit", Q + b"SUB " + b"a" * (LIMIT - 1) + b" 1\r\n", MCL, True),
+    Case("unsub-arg-over-limit-with-crs", Q + b"UNSUB " + b"1" * (LIMIT + 1) + b"\r\r\n", MCL, True),
+    Case("unsub-arg-over-limit", Q + b"UNSUB " + b"1" * (LIMIT + 1) + b"\r\n", MCL, True),
+    Case("pub-arg-over-limit", Q + b"PUB " + b"s" * (LIMIT - 1) + b" 2\r\nhi\r\n", MCL, True),
+    Case("hpub-arg-over-limit", H + b"HPUB " + b"s" * (LIMIT - 3) + b" 2 2\r\n\r\n\r\n", MCL, True),
+    Case("connect-arg-over-limit", name_connect(LIMIT + 1), MCL, True),
+    Case("sub-arg-over-configured-limit", Q + b"SUB " + b"a" * 63 + b" 1\r\n", MCL, True,
+         config="max_control_line: 64\n"),
+]
+
 # ---- CONNECT decoded as Go's json.Unmarshal into nats-server's ClientOpts -------------------------------
 CONNECT_OK_CASES = [
     Case("connect-null-keeps-defaults", b"CONNECT null\r\n", b"+OK\r\n"),
@@ -312,4 +355,5 @@ AUTH_CASES = [
     Case("auth-token-before-connect", b"PING\r\n", AV, True, config=TOKEN),
 ]
 
-ALL_CASES = OK_CASES + CONNECT_OK_CASES + OPEN_ERROR_CASES + CLOSE_ERROR_CASES + CONNECT_CLOSE_CASES
+ALL_CASES = (OK_CASES + LIMIT_CASES + CONNECT_OK_CASES + OPEN_ERROR_CASES + CLOSE_ERROR_CASES + LIMIT_CLOSE_CASES
+             + CONNECT_CLOSE_CASES)

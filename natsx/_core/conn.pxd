@@ -1,18 +1,21 @@
 # A client connection's hot path: parse what it sends, route PUBs through the sublist,
 # queue MSG/HMSG frames on each receiver's outbound buffer, flush each touched
 # connection once per input batch (nats-server's "pcd").
+from natsx._core.account cimport Account
 from natsx._core.parser cimport Parser
+from natsx._core.perms cimport Permissions
 from natsx._core.sublist cimport Sublist, SublistResult, Subscriber, Subscription
 
 
 cdef class ServerCore:
-    """What the hot path shares across connections: the sublist, limits, counters."""
-    cdef public Sublist sublist
+    """What the hot path shares across connections: the global account, limits, counters."""
+    cdef readonly Account global_account   # $G: every connection's account until accounts arrive
     cdef public Py_ssize_t max_payload
     cdef public Py_ssize_t max_pending
     cdef public Py_ssize_t max_control_line
     cdef public long long in_msgs, in_bytes, out_msgs, out_bytes, slow_consumers
-    cdef list dirty                  # Connections with frames queued during the current batch
+    cdef list dirty                  # Subscribers whose batch_end is due: connections' sinks with
+                                     # frames queued during the current batch, and wants_batch_end ones
     cdef bytearray readbuf           # one read buffer for every connection (one thread reads)
     cdef object readview
     cdef unsigned long long rng      # xorshift state: which queue member gets a message
@@ -24,6 +27,7 @@ cdef class ServerCore:
     cdef Connection backed_up
 
     cdef unsigned long long next_random(self) noexcept
+    cdef void add_batch_end(self, Subscriber s) noexcept
     cdef int deliver_result(self, SublistResult result, Subscriber src, bint echo,
                             const char* subject, Py_ssize_t subject_len,
                             const char* reply, Py_ssize_t reply_len,
@@ -40,6 +44,8 @@ cdef class ClientSink(Subscriber):
 cdef class Connection(Parser):
     cdef readonly ServerCore core
     cdef readonly ClientSink sink
+    cdef readonly Account account        # whose sublist this connection subscribes and publishes in
+    cdef public Permissions perms        # None: allow everything (one pointer test per PUB)
     cdef public object transport
     cdef public int fd                   # the socket, written directly while the transport has no backlog
     cdef public dict subs                # sid (bytes) -> Subscription
@@ -58,7 +64,6 @@ cdef class Connection(Parser):
     # Outbound frames of the current batch.
     cdef char* out
     cdef Py_ssize_t out_len, out_cap
-    cdef bint dirty
     # L1 match cache: the last subject published on this connection.
     cdef bytes last_subject
     cdef unsigned long long last_genid
@@ -88,6 +93,8 @@ cdef class Connection(Parser):
     cpdef _protocol_error(self, int code, str detail)
     cpdef _max_payload(self, Py_ssize_t size)
     cpdef _max_subs_exceeded(self)
+    cpdef _publish_violation(self, bytes subject)
+    cpdef _subscribe_violation(self, bytes subject, bytes queue, bytes sid)
     cpdef _client_error(self, bytes arg)
     cpdef _trace_in(self, bytes data, bint payload)
     cpdef _trace_out(self, bytes line)

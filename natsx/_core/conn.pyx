@@ -23,8 +23,11 @@ cdef extern from "<sys/socket.h>" nogil:
     enum: MSG_DONTWAIT
     enum: MSG_NOSIGNAL
 
+from natsx._core.account cimport Account
+from natsx._core.account import GLOBAL_ACCOUNT
 from natsx._core.parser cimport (PARSE_OK, PARSE_STOP, PE_ARGS, PE_AUTH, PE_MAX_CONTROL_LINE,
                                  PE_UNKNOWN_OP, Parser)
+from natsx._core.perms cimport Permissions
 from natsx._core.sublist cimport (Sublist, SublistResult, Subscriber, Subscription,
                                   is_valid_literal_c)
 
@@ -77,7 +80,7 @@ cdef class ServerCore:
     def __init__(self, Sublist sublist, Py_ssize_t max_payload=1048576,
                  Py_ssize_t max_pending=67108864, Py_ssize_t max_control_line=4096,
                  Py_ssize_t read_size=262144):
-        self.sublist = sublist
+        self.global_account = Account(GLOBAL_ACCOUNT, sublist)
         self.max_payload = max_payload
         self.max_pending = max_pending
         self.max_control_line = max_control_line
@@ -85,6 +88,17 @@ cdef class ServerCore:
         self.readbuf = bytearray(read_size)
         self.readview = memoryview(self.readbuf)
         self.rng = 0x9E3779B97F4A7C15
+
+    @property
+    def sublist(self) -> Sublist:
+        """The global account's sublist."""
+        return self.global_account.sublist
+
+    cdef inline void add_batch_end(self, Subscriber s) noexcept:
+        """List s for this batch's batch_end (once)."""
+        if not s.in_batch:
+            s.in_batch = True
+            self.dirty.append(s)
 
     cdef unsigned long long next_random(self) noexcept:
         cdef unsigned long long x = self.rng
@@ -111,6 +125,8 @@ cdef class ServerCore:
             if sub.closed or (not echo and sub.owner is src):
                 continue
             sub.owner.deliver(sub, subject, subject_len, reply, reply_len, hdr, hdr_len, payload, payload_len)
+            if sub.owner.wants_batch_end:
+                self.add_batch_end(sub.owner)
             delivered += 1
         for i in range(PyList_GET_SIZE(result.qsubs)):
             group = <list>PyList_GET_ITEM(result.qsubs, i)
@@ -123,19 +139,24 @@ cdef class ServerCore:
                 if sub.closed or sub.owner.closed or (not echo and sub.owner is src):
                     continue
                 sub.owner.deliver(sub, subject, subject_len, reply, reply_len, hdr, hdr_len, payload, payload_len)
+                if sub.owner.wants_batch_end:
+                    self.add_batch_end(sub.owner)
                 delivered += 1
                 break
         return delivered
 
     cpdef flush_dirty(self):
-        """Flush every connection that got frames during this batch: one write each."""
+        """End the batch: batch_end for every subscriber listed during it; for a connection that
+        got frames, that is one write (ClientSink.batch_end)."""
         cdef list dirty = self.dirty
-        cdef Connection c
+        cdef Subscriber s
         if not dirty:
             return
         self.dirty = []
-        for c in dirty:
-            c.flush()
+        for s in dirty:          # first, so that one failing batch_end leaves none stuck listed
+            s.in_batch = False
+        for s in dirty:
+            s.batch_end()
 
     def publish(self, bytes subject, bytes payload, bytes reply=b"", bytes hdr=None):
         """Publish from the server itself (system and service messages). Returns receivers count.
@@ -143,7 +164,8 @@ cdef class ServerCore:
         May run inside another connection's routing (an internal subscriber answering at once),
         so the publisher's echoed size tokens are set aside meanwhile.
         """
-        cdef SublistResult r = self.sublist.match_c(PyBytes_AS_STRING(subject), PyBytes_GET_SIZE(subject))
+        cdef SublistResult r = self.global_account.sublist.match_c(PyBytes_AS_STRING(subject),
+                                                                   PyBytes_GET_SIZE(subject))
         cdef const char* size_tok = self.size_tok
         cdef const char* hdr_tok = self.hdr_tok
         cdef int n
@@ -171,12 +193,17 @@ cdef class ClientSink(Subscriber):
                      const char* payload, Py_ssize_t payload_len) except -1:
         return self.conn.queue_msg(sub, subject, subject_len, reply, reply_len, hdr, hdr_len, payload, payload_len)
 
+    cdef int batch_end(self) except -1:
+        self.conn.flush()
+        return 0
+
 
 cdef class Connection(Parser):
     def __init__(self, ServerCore core):
         self.core = core
         self.fd = -1
         self.sink = ClientSink(self)
+        self.account = core.global_account
         self.subs = {}
         self.verbose = True
         self.pedantic = True
@@ -189,6 +216,15 @@ cdef class Connection(Parser):
     def __dealloc__(self):
         if self.out != NULL:
             free(self.out)
+
+    def set_account(self, Account account not None):
+        """Move this connection to another account (once authentication names it), before it
+        subscribes; the L1 cache is for the old account's sublist."""
+        if self.subs:
+            raise ValueError("a connection with subscriptions cannot change account")
+        self.account = account
+        self.last_subject = None
+        self.last_result = None
 
     # -- asyncio.BufferedProtocol ------------------------------------------------------
     def get_buffer(self, Py_ssize_t sizehint):
@@ -237,9 +273,9 @@ cdef class Connection(Parser):
         return 0
 
     cdef void mark_dirty(self) noexcept:
-        if not self.dirty:
-            self.dirty = True
-            self.core.dirty.append(self)
+        """Frames are queued: flush at the batch end (the sink's wants_batch_end stays False, so
+        deliveries don't list it a second way)."""
+        self.core.add_batch_end(self.sink)
 
     cdef int write_raw(self, const char* data, Py_ssize_t n) except -1:
         self.reserve(n)
@@ -258,7 +294,7 @@ cdef class Connection(Parser):
         (no bytes object, no extra copy); whatever the socket doesn't take goes to the transport."""
         cdef bytes data
         cdef ssize_t sent = 0
-        self.dirty = False
+        self.sink.in_batch = False     # a direct flush may leave it listed: that batch_end is a no-op
         if self.out_len == 0 or self.closed or self.transport is None:
             self.out_len = 0
             return
@@ -360,7 +396,7 @@ cdef class Connection(Parser):
         sub.closed = True
         if self.subs.get(sub.sid) is sub:
             del self.subs[sub.sid]
-        self.core.sublist.remove(sub)
+        self.account.sublist.remove(sub)
         return 0
 
     def remove_all_subs(self):
@@ -369,23 +405,28 @@ cdef class Connection(Parser):
         self.subs = {}
         for sub in subs:
             sub.closed = True
-        self.core.sublist.remove_batch(subs)
+        self.account.sublist.remove_batch(subs)
 
     cdef int on_sub(self, const char* subject, Py_ssize_t subject_len,
                     const char* queue, Py_ssize_t queue_len,
                     const char* sid, Py_ssize_t sid_len) except -1:
         cdef bytes sid_b = sid[:sid_len]
         cdef Subscription sub
+        cdef bytes subject_b, queue_b
+        if self.perms is not None:
+            subject_b = subject[:subject_len]     # checked first, as nats-server's processSub
+            queue_b = None if queue == NULL else queue[:queue_len]
+            if not self.perms.allow_subscribe(subject_b, queue_b):
+                self._subscribe_violation(subject_b, queue_b, sid_b)
+                return PARSE_OK
         if sid_b not in self.subs:
             if self.max_subs > 0 and len(self.subs) >= self.max_subs:
                 self._max_subs_exceeded()
                 return PARSE_OK
             sub = Subscription(subject[:subject_len], sid_b, self.sink,
                                None if queue == NULL else queue[:queue_len])
-            if not self._permit_sub(sub):
-                return PARSE_OK
             try:
-                self.core.sublist.insert(sub)   # the sublist's rules are nats-server's
+                self.account.sublist.insert(sub)   # the sublist's rules are nats-server's
             except ValueError:
                 self.send_proto(b"-ERR 'Invalid Subject'\r\n")
                 return PARSE_OK
@@ -393,10 +434,6 @@ cdef class Connection(Parser):
         if self.verbose:
             self.write_raw(OK, 5)
         return PARSE_OK
-
-    def _permit_sub(self, Subscription sub):
-        """Hook for subscribe permissions (the security issue fills it in)."""
-        return True
 
     cdef int on_unsub(self, const char* sid, Py_ssize_t sid_len, long long max_msgs) except -1:
         cdef Subscription sub = self.subs.get(sid[:sid_len])
@@ -412,7 +449,7 @@ cdef class Connection(Parser):
     # -- publishing ----------------------------------------------------------------------
     cdef SublistResult match(self, const char* subject, Py_ssize_t n):
         """Per-connection L1 cache in front of the sublist (nats-server's c.in.results)."""
-        cdef Sublist sl = self.core.sublist
+        cdef Sublist sl = self.account.sublist
         cdef bytes last = self.last_subject
         if (last is not None and self.last_genid == sl.genid and PyBytes_GET_SIZE(last) == n
                 and memcmp(PyBytes_AS_STRING(last), subject, n) == 0):
@@ -446,6 +483,9 @@ cdef class Connection(Parser):
         self.in_bytes += hdr_len + payload_len
         core.in_msgs += 1
         core.in_bytes += hdr_len + payload_len
+        if self.perms is not None and not self.perms.allow_publish(subject, subject_len):
+            self._publish_violation(subject[:subject_len])
+            return PARSE_OK
         if self.verbose:
             self.write_raw(OK, 5)
         result = self.match(subject, subject_len)
@@ -464,7 +504,7 @@ cdef class Connection(Parser):
     cdef int _no_responders(self, const char* subject, Py_ssize_t subject_len,
                             const char* reply, Py_ssize_t reply_len) except -1:
         """Nobody listens: answer the requester at once with a 503 status (its own reply subs only)."""
-        cdef SublistResult r = self.core.sublist.match_c(reply, reply_len)
+        cdef SublistResult r = self.account.sublist.match_c(reply, reply_len)
         cdef Subscription sub
         cdef bytes hdr = NO_RESPONDERS_HDR + b"Nats-Subject: " + subject[:subject_len] + b"\r\n\r\n"
         for sub in r.psubs:
@@ -520,6 +560,12 @@ cdef class Connection(Parser):
         self.close_connection("Maximum Payload Exceeded")
 
     cpdef _max_subs_exceeded(self):
+        pass     # the SUB is refused either way
+
+    cpdef _publish_violation(self, bytes subject):
+        pass     # the message is dropped either way
+
+    cpdef _subscribe_violation(self, bytes subject, bytes queue, bytes sid):
         pass     # the SUB is refused either way
 
     cpdef _client_error(self, bytes arg):

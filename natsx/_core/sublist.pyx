@@ -37,6 +37,9 @@ cdef class Subscriber:
                      const char* payload, Py_ssize_t payload_len) except -1:
         raise NotImplementedError(f"{type(self).__name__}.deliver")
 
+    cdef int batch_end(self) except -1:
+        return 0
+
     def deliver_py(self, Subscription sub, bytes subject, reply=None, hdr=None, bytes payload=b""):
         """Call deliver() from Python (tests, rare control-plane paths)."""
         cdef bytes r = reply if reply is not None else b""

@@ -13,7 +13,7 @@ from libc.string cimport memcpy, memmove, memcmp, strerror
 from libc.errno cimport errno, EAGAIN, EINTR
 from posix.time cimport clock_gettime, timespec, CLOCK_MONOTONIC
 
-from natsx._core.parser cimport Parser, PARSE_OK, PARSE_STOP
+from natsx._core.parser cimport Parser, PARSE_OK, PARSE_STOP, ROLE_CLIENT_SIDE
 
 cdef extern from "<sys/socket.h>" nogil:
     ssize_t c_send "send"(int fd, const void* buf, size_t n, int flags)
@@ -197,7 +197,7 @@ cdef class Client(Parser):
     cdef long long lat_cap
 
     def __cinit__(self, *args, **kwargs):
-        self.client_side = True
+        self.set_role(ROLE_CLIENT_SIDE)
         self.max_control_line = 1 << 20
         self.wcap = CHUNK * 2
         self.wbuf = <char*>malloc(self.wcap)
