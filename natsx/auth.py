@@ -9,14 +9,16 @@ import hmac
 from dataclasses import dataclass, field
 from typing import Any
 
+from natsx.accounts import GLOBAL_ACCOUNT
 from natsx.options import User
+from natsx.permissions import Permissions
 
 
 @dataclass
 class Identity:
     user: str = ""
-    permissions: dict[str, Any] | None = None
-    account: str = "$G"
+    permissions: Permissions | None = None
+    account: str = GLOBAL_ACCOUNT
 
 
 @dataclass

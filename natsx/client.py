@@ -8,16 +8,17 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from natsx import connect_opts
-from natsx.conf import go_quote
-from natsx._core.conn import Connection
+from natsx._core.conn import Connection, ServerCore
 from natsx._core.parser import ParseError, ParseResult
-from natsx.monitor import closed_conn_snapshot
-
-if TYPE_CHECKING:
-    from natsx.server import Server
+from natsx.accounts import GLOBAL_ACCOUNT
+from natsx.auth import Authenticator
+from natsx.gofmt import go_quote
+from natsx.log import Logger
+from natsx.options import ServerOptions
+from natsx.registry import ConnectionRegistry
 
 # -ERR texts, verbatim from nats-server.
 ERR_UNKNOWN_OP = "Unknown Protocol Operation"
@@ -37,17 +38,32 @@ ERR_MAX_SUBSCRIPTIONS = "maximum subscriptions exceeded"
 STALL_MAX = 0.01
 
 
+class ClientHost(Protocol):
+    """What a client connection needs from its server (natsx.server.Server). Read through this
+    reference on every use: a config reload replaces options, authenticator and log settings."""
+
+    core: ServerCore
+    options: ServerOptions
+    authenticator: Authenticator
+    log: Logger
+    registry: ConnectionRegistry["Client"]
+
+    def info_for(self, client: "Client", ldm: bool = False, connect_info: bool = False) -> bytes: ...
+
+
 class Client(Connection, asyncio.BufferedProtocol):
-    def __init__(self, server: "Server") -> None:
+    def __init__(self, server: ClientHost) -> None:
         Connection.__init__(self, server.core)
         self.server = server
-        self.cid = server.next_client_id()
+        self.registry = server.registry
+        self.cid = self.registry.next_cid()
         self.start = time.time()
         self.last_activity = self.start
         self.name = ""
         self.lang = ""
         self.version = ""
         self.user = ""
+        self.account = GLOBAL_ACCOUNT
         self.host = ""
         self.port = 0
         self.connect_received = False
@@ -74,10 +90,10 @@ class Client(Connection, asyncio.BufferedProtocol):
         # limit; past max_pending the connection is a slow consumer.
         transport.set_write_buffer_limits(high=max(server.core.max_pending // 2, 65536))
         self.send_proto(server.info_for(self))
-        if len(server.clients) >= server.options.max_connections:
+        if len(self.registry) >= server.options.max_connections:
             self.close_with_error(ERR_MAX_CONNECTIONS, "Maximum Connections Exceeded")
             return
-        server.add_client(self)
+        self.registry.add(self)
         loop = asyncio.get_running_loop()
         if self.require_connect:
             self._auth_timer = loop.call_later(server.options.auth_timeout, self._auth_timeout)
@@ -85,7 +101,7 @@ class Client(Connection, asyncio.BufferedProtocol):
         self.flush()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.server.draining.discard(self)
+        self.registry.drained(self)
         self._teardown("Client Closed" if not self.close_reason else self.close_reason)
 
     def eof_received(self) -> bool:
@@ -94,12 +110,12 @@ class Client(Connection, asyncio.BufferedProtocol):
     def pause_writing(self) -> None:
         self.write_paused = True
         self.paused_since = time.monotonic()
-        self.server.paused_clients.add(self)
+        self.registry.pause(self)
         self._check_slow_consumer()
 
     def resume_writing(self) -> None:
         self.write_paused = False
-        self.server.paused_clients.discard(self)
+        self.registry.resume(self)
         self._release_producers()
 
     def pending_bytes(self) -> int:
@@ -138,7 +154,7 @@ class Client(Connection, asyncio.BufferedProtocol):
         if opts["no_responders"] and not opts["headers"]:
             self.close_with_error(ERR_NO_RESPONDERS_NEEDS_HEADERS, "Protocol Violation")
             return ParseResult.PARSE_STOP
-        self.user = identity.user
+        self.user, self.account = identity.user, identity.account
         self.verbose, self.pedantic, self.echo = opts["verbose"], opts["pedantic"], opts["echo"]
         self.headers, self.no_responders = opts["headers"], opts["no_responders"]
         self.name, self.lang, self.version = opts["name"], opts["lang"], opts["version"]
@@ -214,6 +230,7 @@ class Client(Connection, asyncio.BufferedProtocol):
 
     # -- producer stalls -----------------------------------------------------------------------
     def _schedule_unstall(self) -> None:
+        self.registry.count_stall()   # as nats-server's stalledWait counts each wait
         if self._unstall_timer is None:
             self._unstall_timer = asyncio.get_running_loop().call_later(STALL_MAX, self._unstall)
 
@@ -240,7 +257,7 @@ class Client(Connection, asyncio.BufferedProtocol):
             return
         opts = self.server.options
         if self.pings_out + 1 > opts.ping_max:
-            self.server.stale_connections += 1
+            self.registry.count_stale()
             self.server.log.debug(f"{self._label()} - Stale Client Connection - Closing")
             self.close_with_error(ERR_STALE, "Stale Connection")
             return
@@ -269,7 +286,7 @@ class Client(Connection, asyncio.BufferedProtocol):
         self._teardown(reason)
         if transport is not None:
             if flush:
-                self.server.draining.add(self)   # until connection_lost: its output is going out
+                self.registry.drain(self)   # until connection_lost: its output is going out
                 transport.close()
             else:
                 transport.abort()
@@ -285,11 +302,9 @@ class Client(Connection, asyncio.BufferedProtocol):
             if timer is not None:
                 timer.cancel()
         self._auth_timer = self._ping_timer = self._unstall_timer = None
-        snapshot = closed_conn_snapshot(self, self.close_reason)   # before the subs go
+        self.registry.closed_now(self, self.close_reason)   # snapshots the subs: before they go
         self.remove_all_subs()
         self._release_producers()
-        self.server.paused_clients.discard(self)
-        self.server.remove_client(self, snapshot)
 
     def _report_bug(self, text: str) -> None:
         self.server.log.error(f"{self._label()} - {text}")

@@ -15,18 +15,20 @@ with weaker security or a missing listener than the config asks for.
 from __future__ import annotations
 
 import datetime as _dt
-from dataclasses import dataclass, field
+import hashlib
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterator, Optional
 
-from .conf import (
+from natsx.conf import (
     ConfigError,
     Token,
-    go_duration_string,
-    go_quote,
     parse_config_file_tokens,
     parse_duration_ns,
     strip_tokens,
 )
+from natsx._core.sublist import is_valid_subject
+from natsx.gofmt import go_duration, go_json, go_quote
+from natsx.permissions import Permissions, ResponsePermission, SubjectPermission
 
 __all__ = [
     "DEFAULT_PORT",
@@ -34,6 +36,7 @@ __all__ = [
     "User",
     "ServerOptions",
     "load_server_options",
+    "config_digest",
     "apply_config",
     "KNOWN_TOP_LEVEL_KEYS",
     "validate_options",
@@ -63,7 +66,7 @@ class User:
     user: str = ""
     password: str = ""
     nkey: str = ""
-    permissions: Optional[dict[str, Any]] = None
+    permissions: Optional[Permissions] = None
     # Remaining recognised per-user settings (allowed_connection_types, ...).
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -77,6 +80,7 @@ class ServerOptions:
     """
 
     config_file: str = ""
+    config_digest: str = ""   # of config_file as loaded (see config_digest()); /varz reports it
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
     server_name: str = ""
@@ -113,7 +117,7 @@ class ServerOptions:
     authorization: str = ""  # the token
     users: list[User] = field(default_factory=list)
     auth_timeout: float = AUTH_TIMEOUT
-    default_permissions: Optional[dict[str, Any]] = None
+    default_permissions: Optional[Permissions] = None
     auth_callout: Optional[dict[str, Any]] = None
     proxy_required: bool = False
     no_auth_user: str = ""
@@ -141,6 +145,13 @@ class ServerOptions:
 
     # Non-fatal findings (nats-server logs these; `-t` treats them as fatal).
     config_warnings: list[str] = field(default_factory=list)
+    # The flags given on the command line: a reload applies them again over the re-read file,
+    # as nats-server merges its flag snapshot (else `--auth` would be lost on SIGHUP).
+    flag_overrides: dict[str, Any] = field(default_factory=dict)
+
+    def apply_flag_overrides(self) -> None:
+        for key, value in self.flag_overrides.items():
+            setattr(self, key, value)
 
     @property
     def monitor_host(self) -> str:
@@ -503,7 +514,7 @@ class _Auth:
     token: str = ""
     timeout: float = 0.0
     users: Optional[list[User]] = None
-    default_permissions: Optional[dict[str, Any]] = None
+    default_permissions: Optional[Permissions] = None
     callout: Optional[dict[str, Any]] = None
     proxy_required: bool = False
 
@@ -528,7 +539,7 @@ def _parse_users(tk: Optional[Token], v: Any, col: _Collector) -> Optional[list[
                 last = ftk or last
                 low = k.lower()
                 if low in ("permission", "permissions", "authorization"):
-                    user.permissions = strip_tokens(fv)
+                    user.permissions = _parse_permissions(ftk, fv, col)
                     low = "permissions"
                 elif low in _USER_EXTRA_KEYS:
                     user.extra[low] = strip_tokens(fv)
@@ -587,7 +598,7 @@ def _parse_authorization(tk: Optional[Token], v: Any, col: _Collector) -> Option
                 if users is not None:
                     auth.users = users
             elif key in ("default_permission", "default_permissions", "permissions"):
-                auth.default_permissions = strip_tokens(mv)
+                auth.default_permissions = _parse_permissions(mtk, mv, col)
                 col.where["default_permissions"] = (mtk, f"authorization.{mk}")
             elif key in ("auth_callout", "auth_hook"):
                 auth.callout = strip_tokens(mv)
@@ -636,6 +647,130 @@ def _apply_authorization(opts: ServerOptions, tk: Optional[Token], v: Any, col: 
             if u.permissions is None:
                 u.permissions = auth.default_permissions
     opts.auth_callout = auth.callout
+
+
+class _PermissionError(Exception):
+    def __init__(self, tk: Optional[Token], reason: str) -> None:
+        super().__init__(reason)
+        self.tk = tk
+
+
+def _parse_permissions(tk: Optional[Token], v: Any, col: _Collector) -> Optional[Permissions]:
+    """nats-server's parseUserPermissions: publish/subscribe as a subject, a list of them or
+    {allow, deny}; allow_responses as a bool or {max, expires}. Errors are collected; a part in
+    error is left unset, as nats-server leaves it."""
+    if not isinstance(v, dict):
+        col.err(tk, f"Expected permissions to be a map/struct, got {_go_fmt(v)}")
+        return None
+    publish: Optional[SubjectPermission] = None
+    subscribe: Optional[SubjectPermission] = None
+    responses: Optional[ResponsePermission] = None
+    for k, raw in v.items():
+        ktk, kv = _unwrap(raw)
+        low = k.lower()
+        try:
+            if low in ("pub", "publish", "import"):
+                publish = _subject_permission(ktk, kv, col, allow_queue=False)
+            elif low in ("sub", "subscribe", "export"):
+                subscribe = _subject_permission(ktk, kv, col, allow_queue=True)
+            elif low in ("publish_allow_responses", "allow_responses"):
+                if isinstance(kv, bool):
+                    responses = ResponsePermission() if kv else None
+                else:
+                    responses = _response_permission(ktk, kv, col)
+                if responses is not None:
+                    # Responses only: the blanket publish allow is turned off.
+                    publish = publish or SubjectPermission()
+                    if publish.allow is None:
+                        publish = replace(publish, allow=())
+            elif ktk is None or not ktk.used_variable:
+                col.err(ktk, f"Unknown field {go_quote(k)} parsing permissions")
+        except _PermissionError as e:
+            col.err(e.tk, str(e))
+    return Permissions(publish, subscribe, responses)
+
+
+def _subject_permission(tk: Optional[Token], v: Any, col: _Collector,
+                        allow_queue: bool) -> Optional[SubjectPermission]:
+    if not isinstance(v, dict):
+        # The old style, the allowed subjects only; nats-server reports its errors without a position.
+        return SubjectPermission(allow=_perm_subjects(None, v, allow_queue))
+    if not v:
+        return None
+    allow = deny = None
+    for k, raw in v.items():
+        ktk, kv = _unwrap(raw)
+        low = k.lower()
+        try:
+            if low == "allow":
+                allow = _perm_subjects(ktk, kv, allow_queue)
+            elif low == "deny":
+                deny = _perm_subjects(ktk, kv, allow_queue)
+            elif ktk is None or not ktk.used_variable:
+                col.err(ktk, f"Unknown field name {go_quote(k)} parsing subject permissions, "
+                             "only 'allow' or 'deny' are permitted")
+        except _PermissionError as e:
+            col.err(e.tk, str(e))
+    return SubjectPermission(allow, deny)
+
+
+def _perm_subjects(tk: Optional[Token], v: Any, allow_queue: bool) -> tuple[str, ...]:
+    if isinstance(v, str):
+        subjects = [v]
+    elif isinstance(v, list):
+        subjects = []
+        for raw in v:
+            itk, item = _unwrap(raw)
+            if not isinstance(item, str):
+                raise _PermissionError(itk, "Subject in permissions array cannot be cast to string")
+            subjects.append(item)
+    else:
+        raise _PermissionError(tk, "Expected subject permissions to be a subject, or array of subjects, "
+                                   f"got {_go_type(v)}")
+    for s in subjects:
+        if is_valid_subject(s):
+            continue
+        # A subscribe permission may name a queue group: "subject queue".
+        parts = s.split()
+        if not allow_queue or len(parts) != 2:
+            raise _PermissionError(tk, f"subject {go_quote(s)} is not a valid subject")
+        if not is_valid_subject(parts[0]):
+            raise _PermissionError(tk, f"subject {go_quote(parts[0])} is not a valid subject")
+        if not is_valid_subject(parts[1]):
+            raise _PermissionError(tk, f"queue {go_quote(parts[1])} is not a valid queue")
+    return tuple(subjects)
+
+
+def _response_permission(tk: Optional[Token], v: Any, col: _Collector) -> Optional[ResponsePermission]:
+    if not isinstance(v, dict):
+        col.err(tk, "error parsing response permissions, expected a boolean or a map")
+        return None
+    rp = ResponsePermission()
+    for k, raw in v.items():
+        ktk, kv = _unwrap(raw)
+        low = k.lower()
+        if low in ("max", "max_msgs", "max_messages", "max_responses"):
+            try:
+                n = _want(kv, "int64")
+            except _Panic as p:   # recovered in nats-server's parseAllowResponses
+                col.err(ktk, str(p))
+                return None
+            if n != 0:   # 0 keeps the default; negative means unlimited
+                rp = replace(rp, max_msgs=n)
+        elif low in ("expires", "expiration", "ttl"):
+            if not isinstance(kv, str):
+                col.err(ktk, "error parsing expires, not a duration string")
+                return None
+            try:
+                ns = parse_duration_ns(kv)
+            except ValueError as e:
+                col.err(ktk, f"error parsing expires: {e}")
+                return None
+            if ns != 0:
+                rp = replace(rp, expires=ns / _SECOND_NS)
+        elif ktk is None or not ktk.used_variable:
+            col.err(ktk, f"Unknown field {go_quote(k)} parsing permissions")
+    return rp
 
 
 def _apply_line(opts: ServerOptions, k: str, raw: Any, col: _Collector) -> None:
@@ -691,7 +826,7 @@ def _apply_line(opts: ServerOptions, k: str, raw: Any, col: _Collector) -> None:
         if ns < 30 * _SECOND_NS:
             col.err(
                 tk,
-                f"invalid lame_duck_duration of {go_duration_string(ns)}, minimum is 30 seconds",
+                f"invalid lame_duck_duration of {go_duration(ns)}, minimum is 30 seconds",
             )
             return
         opts.lame_duck_duration = ns / _SECOND_NS
@@ -835,7 +970,7 @@ def load_server_options(
     ``refuse_unsupported``.
     """
     cfg = parse_config_file_tokens(path)
-    opts = ServerOptions(config_file=path)
+    opts = ServerOptions(config_file=path, config_digest=config_digest(strip_tokens(cfg)))
     apply_config(opts, cfg, filename=path, refuse_unsupported=refuse_unsupported)
     if warnings_are_errors and opts.config_warnings:
         raise ConfigError(
@@ -843,6 +978,13 @@ def load_server_options(
             errors=[], warnings=opts.config_warnings,
         )
     return opts
+
+
+def config_digest(config: dict[str, Any]) -> str:
+    """nats-server's config digest: sha256 of the parsed config as Go's json.Encoder writes it
+    (map keys sorted, a newline after)."""
+    encoded = go_json(config, indent=False, sort_keys=True) + b"\n"
+    return "sha256:" + hashlib.sha256(encoded).hexdigest()
 
 
 # -- fail closed ------------------------------------------------------------------------------
@@ -969,10 +1111,12 @@ def validate_options(opts: ServerOptions) -> None:
     refusals = [_refusal(path, feature) for path, feature in _unsupported(opts)]
     if refusals:
         raise ConfigError("\n".join(refusals))
+    if " " in opts.server_name:
+        raise ConfigError("server name cannot contain spaces")
     if opts.max_payload > opts.max_pending:
         raise ConfigError(f"max_payload ({opts.max_payload}) cannot be higher than max_pending ({opts.max_pending})")
     if opts.lame_duck_grace_period >= opts.lame_duck_duration:
-        grace = go_duration_string(int(opts.lame_duck_grace_period * _SECOND_NS))
-        duration = go_duration_string(int(opts.lame_duck_duration * _SECOND_NS))
+        grace = go_duration(int(opts.lame_duck_grace_period * _SECOND_NS))
+        duration = go_duration(int(opts.lame_duck_duration * _SECOND_NS))
         raise ConfigError(f"lame duck grace period ({grace}) should be strictly lower than "
                           f"lame duck duration ({duration})")

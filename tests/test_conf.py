@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from natsx.gofmt import go_duration as go_duration_string
 from natsx.conf import (
     ConfigError,
     Token,
-    go_duration_string,
     parse_config_file,
     parse_config_string,
     parse_config_tokens,
@@ -29,6 +29,7 @@ from natsx.conf import (
     parse_size,
 )
 from natsx.options import ServerOptions, apply_config, load_server_options
+from natsx.permissions import Permissions, ResponsePermission, SubjectPermission
 
 NATS_SERVER = shutil.which("nats-server")
 
@@ -484,7 +485,7 @@ def test_load_full_config(tmp_path: Path):
     assert (o.log_file, o.pid_file, o.ports_file_dir) == ("/tmp/n.log", "/tmp/n.pid", "/tmp")
     assert (o.lame_duck_duration, o.lame_duck_grace_period) == (60.0, 3.0)
     assert [(u.user, u.password) for u in o.users] == [("alice", "pw1"), ("bob", "pw2")]
-    assert o.users[1].permissions == {"publish": "a.>"}
+    assert o.users[1].permissions == Permissions(publish=SubjectPermission(allow=("a.>",)))
     assert o.auth_timeout == 3.0
     assert o.no_auth_user == "alice"
     assert o.jetstream is True
@@ -540,8 +541,9 @@ def test_role_variables_and_default_permissions(tmp_path: Path):
     with pytest.raises(ConfigError, match=r'^\S+:4:3: "authorization.default_permissions" is not supported'):
         load_server_options(path)  # permissions are not enforced by natsx yet
     o = load_server_options(path, refuse_unsupported=False)  # role keys are used variables: no unknown-field errors
-    assert o.users[0].permissions == {"publish": "*", "subscribe": ">"}
-    assert o.users[1].permissions == {"subscribe": "PUBLIC.>"}
+    assert o.users[0].permissions == Permissions(publish=SubjectPermission(allow=("*",)),
+                                                 subscribe=SubjectPermission(allow=(">",)))
+    assert o.users[1].permissions == Permissions(subscribe=SubjectPermission(allow=("PUBLIC.>",)))
     if NATS_SERVER:
         assert_same_verdict(path)
 
@@ -738,12 +740,46 @@ DIFF_CASES = [
 ]
 
 
+# Permissions parse (and fail) as nats-server's parseUserPermissions; natsx then refuses them
+# (tests/test_fail_closed.py), natsx_verdict leaves that refusal out.
+PERMISSION_CASES = [
+    'authorization { default_permissions { publish: "a.>", subscribe: ["b", "c q"] } }\n',
+    'authorization { users [ {user: a, password: b, permissions: {publish: {allow: "x", deny: ["x.y"]}}} ] }\n',
+    "authorization { users [ {user: a, password: b, permissions: {sub: {allow: \"a b c\"}}} ] }\n",
+    'authorization { default_permissions { publish: "a b" } }\n',
+    'authorization { default_permissions { subscribe: "a b.." } }\n',
+    'authorization {\n default_permissions {\n publish: [\n "a"\n 1\n ]\n }\n}\n',
+    "authorization { default_permissions { publish: 1 } }\n",
+    "authorization { default_permissions { publish: {allow: 1} } }\n",
+    'authorization { default_permissions { publish: {allowed: "a"} } }\n',
+    'authorization { default_permissions { publish: {} , nope: 1 } }\n',
+    "authorization { default_permissions: 5 }\n",
+    "authorization { default_permissions { allow_responses: true } }\n",
+    "authorization { default_permissions { allow_responses: 3 } }\n",
+    'authorization { default_permissions { allow_responses: {max: 5, expires: "1m"} } }\n',
+    'authorization { default_permissions { allow_responses: {max: "x"} } }\n',
+    'authorization { default_permissions { allow_responses: {expires: "soon"} } }\n',
+    "authorization { default_permissions { allow_responses: {expires: 5} } }\n",
+    "authorization { default_permissions { allow_responses: {other: 5} } }\n",
+]
+
+
 @needs_nats
-@pytest.mark.parametrize("text", DIFF_CASES)
+@pytest.mark.parametrize("text", DIFF_CASES + PERMISSION_CASES)
 def test_differential_cases(tmp_path: Path, text: str, monkeypatch):
     monkeypatch.chdir(tmp_path)
     Path("t.conf").write_text(text, encoding="utf-8")
     assert_same_verdict("t.conf")
+
+
+def test_permissions_are_typed(tmp_path: Path):
+    path = write(tmp_path, 'authorization { default_permissions { publish: {deny: "a"}, subscribe: ["b", "c q"],'
+                           ' allow_responses: {max: 5, ttl: "1m"} } }\n')
+    o = load_server_options(path, refuse_unsupported=False)
+    assert o.default_permissions == Permissions(
+        publish=SubjectPermission(allow=(), deny=("a",)),   # allow_responses turns off the blanket allow
+        subscribe=SubjectPermission(allow=("b", "c q")),
+        responses=ResponsePermission(max_msgs=5, expires=60.0))
 
 
 @needs_nats
