@@ -2,9 +2,8 @@
 named accounts (their own Sublist, imports/exports, limits) and $SYS will live."""
 from __future__ import annotations
 
-# nats-server's globalAccountName: every connection's account while no accounts are configured
-# (defined by the kernel, whose Account objects the connections route through).
-from natsx._core.account import GLOBAL_ACCOUNT
+# nats-server's globalAccountName: every connection's account while no accounts are configured.
+GLOBAL_ACCOUNT = "$G"
 
 # The accounts natsx serves, as /accountz lists them. No system account ($SYS) yet: /varz and
 # /accountz leave "system_account" out, as nats-server does when it runs without one.

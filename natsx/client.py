@@ -12,9 +12,10 @@ from typing import Any, Protocol
 
 from natsx import connect_opts
 from natsx._core.conn import Connection, ServerCore
-from natsx.gofmt import go_quote
 from natsx._core.parser import ParseError, ParseResult
+from natsx.accounts import GLOBAL_ACCOUNT
 from natsx.auth import Authenticator
+from natsx.gofmt import go_quote
 from natsx.log import Logger
 from natsx.options import ServerOptions
 from natsx.registry import ConnectionRegistry
@@ -62,6 +63,7 @@ class Client(Connection, asyncio.BufferedProtocol):
         self.lang = ""
         self.version = ""
         self.user = ""
+        self.account = GLOBAL_ACCOUNT
         self.host = ""
         self.port = 0
         self.connect_received = False
@@ -152,7 +154,7 @@ class Client(Connection, asyncio.BufferedProtocol):
         if opts["no_responders"] and not opts["headers"]:
             self.close_with_error(ERR_NO_RESPONDERS_NEEDS_HEADERS, "Protocol Violation")
             return ParseResult.PARSE_STOP
-        self.user = identity.user   # identity.account is always $G while accounts are refused
+        self.user, self.account = identity.user, identity.account
         self.verbose, self.pedantic, self.echo = opts["verbose"], opts["pedantic"], opts["echo"]
         self.headers, self.no_responders = opts["headers"], opts["no_responders"]
         self.name, self.lang, self.version = opts["name"], opts["lang"], opts["version"]
@@ -306,10 +308,6 @@ class Client(Connection, asyncio.BufferedProtocol):
 
     def _report_bug(self, text: str) -> None:
         self.server.log.error(f"{self._label()} - {text}")
-
-    @property
-    def account_name(self) -> str:
-        return self.account.name
 
     def _label(self) -> str:
         return f"{self.host}:{self.port} - cid:{self.cid}"

@@ -51,7 +51,7 @@ class RegisteredConnection(Protocol):
     lang: str
     version: str
     user: str
-    account_name: str
+    account: str
     in_msgs: int
     in_bytes: int
     out_msgs: int
@@ -90,7 +90,7 @@ class ConnectionSnapshot:
         return cls(
             cid=conn.cid, ip=conn.host, port=conn.port, start=conn.start,
             stop=time.time() if stop is None else stop, reason=reason,
-            name=conn.name, lang=conn.lang, version=conn.version, user=conn.user, account=conn.account_name,
+            name=conn.name, lang=conn.lang, version=conn.version, user=conn.user, account=conn.account,
             in_msgs=int(conn.in_msgs), in_bytes=int(conn.in_bytes),
             out_msgs=int(conn.out_msgs), out_bytes=int(conn.out_bytes),
             last_activity=conn.last_activity, rtt=conn.rtt, pending_bytes=int(conn.pending_bytes()),

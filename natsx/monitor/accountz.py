@@ -11,7 +11,7 @@ from natsx.monitor.params import MonitorError, decode_bool, param
 
 
 def _global_clients(server: MonitoredServer) -> list[MonitoredClient]:
-    return [c for c in server.registry if c.account_name == GLOBAL_ACCOUNT]
+    return [c for c in server.registry if c.account == GLOBAL_ACCOUNT]
 
 
 def accountz(server: MonitoredServer, params: Mapping[str, str] | None = None) -> dict:

@@ -130,7 +130,7 @@ def connz(server: MonitoredServer, params: Mapping[str, str] | None = None) -> d
         if acc:
             closed = [cc for cc in closed if cc.account == acc]
     if acc:
-        clients = {k: c for k, c in clients.items() if c.account_name == acc}
+        clients = {k: c for k, c in clients.items() if c.account == acc}
     total = (len(clients) if state != CONN_CLOSED else 0) + len(closed)
     if cid > 0:
         if state in (CONN_CLOSED, CONN_ALL):
@@ -158,7 +158,7 @@ def connz(server: MonitoredServer, params: Mapping[str, str] | None = None) -> d
         sub_list = [SubscriptionSnapshot.of(s) for s in list(c.subs.values())]
         _add_subscriptions(ci, sub_list, subs, subs_det, None)
         if auth:
-            _add_auth(ci, c.user, c.account_name, tag_global=True)
+            _add_auth(ci, c.user, c.account, tag_global=True)
         infos.append(ci)
     for cc in closed:
         if user and cc.user != user:

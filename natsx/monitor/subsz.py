@@ -44,7 +44,7 @@ def subsz(server: MonitoredServer, params: Mapping[str, str] | None = None) -> d
             client = owners.get(id(sub.owner))
             if client is None:
                 continue                      # server-internal subscriptions have no client
-            details.append(sub_detail(sub, client.cid, client.account_name))
+            details.append(sub_detail(sub, client.cid, client.account))
         total = len(details)
         page = details[min(offset, total):min(offset + limit, total)]
     out.update({"total": total, "offset": offset, "limit": limit})
