@@ -71,6 +71,7 @@ cdef class Connection(Parser):
                        const char* reply, Py_ssize_t reply_len,
                        const char* hdr, Py_ssize_t hdr_len,
                        const char* payload, Py_ssize_t payload_len) except -1
+    cdef int _trace_frame(self, Py_ssize_t line_len) except -1
     cdef int remove_sub(self, Subscription sub) except -1
     cdef void mark_dirty(self) noexcept
     cdef int _no_responders(self, const char* subject, Py_ssize_t subject_len,
@@ -78,3 +79,21 @@ cdef class Connection(Parser):
     cdef SublistResult match(self, const char* subject, Py_ssize_t n)
     cpdef flush(self)
     cpdef send_proto(self, bytes data)
+
+    # Upcalls: what the kernel asks of the control plane. natsx.client.Client overrides them in
+    # Python (hence cpdef; natsx/connection_protocol.py describes that face); the defaults here let a
+    # bare Connection stand alone. Every call goes through _upcall_failed's guard: an exception is a
+    # bug, logged, answered as nats-server would, and closes only this connection.
+    cpdef _process_connect(self, bytes arg)           # returns PARSE_OK or PARSE_STOP
+    cpdef _protocol_error(self, int code, str detail)
+    cpdef _max_payload(self, Py_ssize_t size)
+    cpdef _max_subs_exceeded(self)
+    cpdef _client_error(self, bytes arg)
+    cpdef _trace_in(self, bytes data, bint payload)
+    cpdef _trace_out(self, bytes line)
+    cpdef _check_slow_consumer(self)
+    cpdef _schedule_unstall(self)
+    cpdef _send_connect_info(self)
+    cpdef close_connection(self, str reason, bint flush=*)
+    cpdef _report_bug(self, str text)
+    cdef int _upcall_failed(self, str where, object exc) except -1

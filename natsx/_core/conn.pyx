@@ -4,9 +4,13 @@ Per message, everything here is C: the parser hands a PUB over as pointers into 
 read buffer, the L1 cache or the sublist's cache gives the match result, and each
 receiver gets its MSG/HMSG frame memcpy'd into its outbound buffer. Python runs once
 per read batch (transport.write of each touched connection) and for control
-operations (CONNECT, errors, closing), which the Python subclass natsx.client.Client
-implements.
+operations (CONNECT, errors, closing): the upcalls declared in conn.pxd, which the Python
+subclass natsx.client.Client overrides. An exception from an upcall is a bug of ours; it must not
+reach the event loop (uvloop would drop the connection without a word), see _upcall_failed.
 """
+import sys
+import traceback
+
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
 from libc.stdlib cimport free, realloc
@@ -28,6 +32,9 @@ cdef bytes PONG = b"PONG\r\n"
 cdef bytes OK = b"+OK\r\n"
 cdef bytes NO_RESPONDERS_HDR = b"NATS/1.0 503\r\n"
 cdef Py_ssize_t SHRINK_ABOVE = 1 << 20     # give back outbound buffers grown past this
+cdef bytes AUTH_VIOLATION = b"-ERR 'Authorization Violation'\r\n"
+# Bugs already logged with their traceback (exception type and raising line): a repeat gets one line.
+cdef set reported_bugs = set()
 
 
 cdef inline char* put(char* p, const char* s, Py_ssize_t n) noexcept nogil:
@@ -194,11 +201,15 @@ cdef class Connection(Parser):
             return
         self.last_activity = now()
         core.backed_up = None
-        self.feed(buf, nbytes)
-        core.flush_dirty()
-        if core.backed_up is not None:
-            self._stall(core.backed_up)
-            core.backed_up = None
+        try:
+            self.feed(buf, nbytes)
+            core.flush_dirty()
+            if core.backed_up is not None:
+                self._stall(core.backed_up)
+        except Exception as exc:
+            self._upcall_failed("read", exc)
+            core.flush_dirty()     # what this batch queued for other connections still goes out
+        core.backed_up = None
 
     def _stall(self, Connection target):
         """A receiver of this batch can't keep up: stop reading from this producer until it drains
@@ -269,7 +280,10 @@ cdef class Connection(Parser):
             self.out_cap = 0
         self.transport.write(data)
         if self.write_paused:
-            self._check_slow_consumer()
+            try:
+                self._check_slow_consumer()
+            except Exception as exc:
+                self._upcall_failed("slow consumer check", exc)
 
     cdef int queue_msg(self, Subscription sub,
                        const char* subject, Py_ssize_t subject_len,
@@ -315,9 +329,8 @@ cdef class Connection(Parser):
         p[0] = c'\r'
         p[1] = c'\n'
         p += 2
-        if self.trace:   # the frame's control line, as nats-server traces it
-            self._trace_out(PyBytes_FromStringAndSize(self.out + self.out_len,
-                                                      p - self.out - self.out_len - total - 4))
+        if self.trace and not self._trace_frame(p - self.out - self.out_len - total - 4):
+            return 0
         self.out_len = p - self.out
         if self.write_paused:
             self.core.backed_up = self
@@ -329,6 +342,16 @@ cdef class Connection(Parser):
         if sub.max_msgs > 0 and sub.delivered >= sub.max_msgs:
             self.remove_sub(sub)
         return 0
+
+    cdef int _trace_frame(self, Py_ssize_t line_len) except -1:
+        """Trace the control line of the frame being queued, as nats-server does; 0 when the upcall
+        failed (the connection is closed)."""
+        try:
+            self._trace_out(PyBytes_FromStringAndSize(self.out + self.out_len, line_len))
+        except Exception as exc:
+            self._upcall_failed("trace", exc)
+            return 0
+        return 1
 
     # -- subscriptions ------------------------------------------------------------------
     cdef int remove_sub(self, Subscription sub) except -1:
@@ -466,7 +489,10 @@ cdef class Connection(Parser):
         return PARSE_OK
 
     cdef int on_connect(self, const char* arg, Py_ssize_t n) except -1:
-        return self._process_connect(arg[:n])
+        try:
+            return self._process_connect(arg[:n])
+        except Exception as exc:
+            return self._upcall_failed("CONNECT", exc)
 
     cdef int on_err(self, const char* arg, Py_ssize_t n) except -1:
         self._client_error(arg[:n])
@@ -479,3 +505,95 @@ cdef class Connection(Parser):
     cdef int on_trace(self, const char* data, Py_ssize_t n, bint payload) except -1:
         self._trace_in(data[:n], payload)
         return PARSE_OK
+
+    # -- upcalls: defaults for a bare Connection (natsx.client.Client overrides them) ----------
+    cpdef _process_connect(self, bytes arg):
+        """Accept any CONNECT and keep the options (a client connection decodes and checks them)."""
+        if self.verbose:
+            self.write_raw(OK, 5)
+        return PARSE_OK
+
+    cpdef _protocol_error(self, int code, str detail):
+        self.close_connection("Protocol Violation")
+
+    cpdef _max_payload(self, Py_ssize_t size):
+        self.close_connection("Maximum Payload Exceeded")
+
+    cpdef _max_subs_exceeded(self):
+        pass     # the SUB is refused either way
+
+    cpdef _client_error(self, bytes arg):
+        self.close_connection("Client Closed")
+
+    cpdef _trace_in(self, bytes data, bint payload):
+        pass
+
+    cpdef _trace_out(self, bytes line):
+        pass
+
+    cpdef _check_slow_consumer(self):
+        pass
+
+    cpdef _schedule_unstall(self):
+        # No timers here: resume at once rather than leave the producer paused.
+        if self.transport is not None:
+            self.transport.resume_reading()
+
+    cpdef _send_connect_info(self):
+        pass
+
+    cpdef close_connection(self, str reason, bint flush=True):
+        """Close only this connection: send what is queued (or drop it), forget its subscriptions."""
+        if self.closed:
+            return
+        if flush:
+            self.flush()
+        self.closed = True
+        self.sink.closed = True
+        self.remove_all_subs()
+        if self.transport is not None:
+            if flush:
+                self.transport.close()
+            else:
+                self.transport.abort()
+
+    cpdef _report_bug(self, str text):
+        sys.stderr.write(text + "\n")
+
+    cdef int _upcall_failed(self, str where, object exc) except -1:
+        """Called in the `except` block around an upcall that raised: a bug, never the client's fault.
+
+        Log it (the traceback the first time this exception comes from this line), answer as
+        nats-server would and close only this connection: while auth is pending (no CONNECT
+        accepted yet) any failure is an authorization failure (fail closed); otherwise the connection
+        closes without an -ERR, as nats-server's does on an operation it cannot process.
+        Returns PARSE_STOP.
+        """
+        tb = exc.__traceback__
+        while tb is not None and tb.tb_next is not None:
+            tb = tb.tb_next     # the raising line identifies the bug
+        key = (type(exc), None if tb is None else tb.tb_frame.f_code.co_filename,
+               None if tb is None else tb.tb_lineno)
+        text = f"internal error in {where} ({type(exc).__name__}: {exc}), closing the connection"
+        if key not in reported_bugs:
+            reported_bugs.add(key)
+            text += "\n" + "".join(traceback.format_exception(exc)).rstrip()
+        try:
+            self._report_bug(text)
+        except Exception:
+            sys.stderr.write(text + "\n")
+        auth_failed = self.require_connect
+        try:
+            if auth_failed:
+                self.send_proto(AUTH_VIOLATION)
+            self.close_connection("Authentication Failure" if auth_failed else "Server Error")
+        except Exception:
+            # Closing through the control plane failed too: drop the connection here, come what may.
+            self.closed = self.sink.closed = True
+            try:
+                self.remove_all_subs()
+                if self.transport is not None:
+                    self.transport.abort()
+            except Exception:
+                pass
+        return PARSE_STOP
