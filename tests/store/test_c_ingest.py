@@ -4,7 +4,10 @@ the batch's fdatasync, and come back on reopen."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import tempfile
 import threading
+from pathlib import Path
 
 import nats
 import pyximport
@@ -15,7 +18,11 @@ from natsx.store import FileStore, StoreConfig
 from natsx.store import filestore as filestore_mod
 from tests.conftest import wait_until
 
-pyximport.install(language_level=3, inplace=False)
+# pyximport's default build dir (~/.pyxbld) is shared by every checkout on the machine and keyed by
+# module name alone, so a build against another checkout's kernels could be loaded here: one per tree.
+_ROOT = Path(__file__).resolve().parents[2]
+_BUILD = Path(tempfile.gettempdir()) / f"natsx-pyxbld-{hashlib.sha1(str(_ROOT).encode()).hexdigest()[:12]}"
+pyximport.install(language_level=3, inplace=False, build_dir=str(_BUILD))
 from _ingest import StoreIngest  # noqa: E402  (tests/store is on sys.path; compiled by pyximport)
 
 N = 3000
