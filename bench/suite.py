@@ -17,7 +17,7 @@ from typing import Optional
 
 from bench.servers import ROOT, Server
 
-BENCH = [sys.executable, "-m", "natsx.bench"]
+BENCH = [sys.executable, "-m", "natsx.loadgen"]
 
 
 @dataclass

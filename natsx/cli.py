@@ -129,14 +129,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("serve", add_help=False, help="run the server; flags as nats-server's (natsx serve -h)")
     try:
-        from natsx.bench.cli import add_bench_parser
+        from natsx.loadgen.cli import add_bench_parser
     except ImportError:
         add_bench_parser = None
     if add_bench_parser is not None:
         add_bench_parser(sub)
     parsed = parser.parse_args(args)
     if parsed.command == "bench":
-        from natsx.bench.cli import run_bench
+        from natsx.loadgen.cli import run_bench
 
         return run_bench(parsed)
     parser.print_help()

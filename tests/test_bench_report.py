@@ -1,7 +1,7 @@
 """The report formats of `natsx bench` follow natscli (go-humanize numbers, percentiles, CSV)."""
-from natsx.bench.cli import parse_duration, parse_size
-from natsx.bench.report import Benchmark, Sample, commaf2, ibytes, pct_lat
-from natsx.bench.scenarios import msgs_per_client
+from natsx.loadgen.cli import parse_duration, parse_size
+from natsx.loadgen.report import Benchmark, Sample, commaf2, ibytes, pct_lat
+from natsx.loadgen.scenarios import msgs_per_client
 
 
 def test_humanize_like_go():

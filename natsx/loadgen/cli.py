@@ -8,9 +8,9 @@ import sys
 import time
 from typing import Optional
 
-from natsx.bench.client import BenchError, server_url
-from natsx.bench.report import Benchmark, avg_lat, comma, ibytes, log, pct_lat
-from natsx.bench import scenarios as sc
+from natsx.loadgen.session import BenchError, server_url
+from natsx.loadgen.report import Benchmark, avg_lat, comma, ibytes, log, pct_lat
+from natsx.loadgen import scenarios as sc
 from natsx.gofmt import go_duration
 
 _UNITS = {"": 1, "b": 1, "k": 1 << 10, "kb": 1 << 10, "kib": 1 << 10, "m": 1 << 20, "mb": 1 << 20,
@@ -214,7 +214,7 @@ def options_from(args: argparse.Namespace) -> sc.Options:
 
 
 def _banner(t: str, args: argparse.Namespace, o: sc.Options) -> str:
-    from natsx.bench.report import LABELS
+    from natsx.loadgen.report import LABELS
     kv = {"msgs": comma(o.msgs), "msg-size": ibytes(o.size), "clients": comma(o.clients)}
     if t in ("pub", "sub", "jsyncpub", "jsasyncpub", "jsbatchpub"):
         kv["subject"] = sc.sub_subject(o)
