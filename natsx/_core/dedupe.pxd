@@ -36,3 +36,4 @@ cdef class DedupeTable:
     cdef int _grow_ring(self) except -1
     cdef int _grow_index(self) except -1
     cdef void _index_remove(self, uint64_t entry) noexcept
+    cdef bint _same(self, uint64_t e, DedupeEntry* d) noexcept

@@ -32,6 +32,7 @@
 
 from libc.stdint cimport int64_t, uint64_t, uint32_t
 
+from natsx._core.account cimport Account
 from natsx._core.conn cimport ServerCore
 from natsx._core.dedupe cimport DedupeTable
 from natsx._core.msglog cimport MsgLog
@@ -56,6 +57,7 @@ cdef class StreamIngest(Subscriber):
     cdef readonly MsgLog store
     cdef readonly bytes name
     cdef readonly bytes domain
+    cdef readonly Account account  # whose sublist acks are published in ($G by default)
     cdef object store_py          # the same store as a Python object (durable(), durable_seq)
     cdef DedupeTable dd
     # config (nats-server semantics; -1 = unlimited)
@@ -77,9 +79,20 @@ cdef class StreamIngest(Subscriber):
                      const char* reply, Py_ssize_t reply_len,
                      const char* hdr, Py_ssize_t hdr_len,
                      const char* payload, Py_ssize_t payload_len) except -1
+    cdef uint64_t _last_of(self, const char* subj, size_t n) except? 0
+    cdef uint64_t _last_of_filter(self, bytes flt) except? 0
+    cdef int _limit_error(self, const char* subj, size_t sl, size_t hl, size_t ml) noexcept
+    cdef int _rollup(self, const char* subject, Py_ssize_t subject_len, bint all) except -1
+    cdef int64_t _ts(self, uint64_t seq) noexcept
+    # acks
+    cdef int _wrong_last(self, const char* reply, Py_ssize_t reply_len, uint64_t seq) except -1
     cdef int _err(self, const char* reply, Py_ssize_t reply_len, int code, int err_code,
                   const char* desc, size_t desc_len) except -1
+    cdef int _err_buf(self, const char* reply, Py_ssize_t reply_len, int code, int err_code) except -1
     cdef int _queue_ack(self, const char* reply, Py_ssize_t reply_len, uint64_t seq, bint dup) except -1
+    cdef int _send_ack(self, const char* reply, size_t reply_len, uint64_t seq, bint dup) except -1
     cdef int _send(self, const char* subj, size_t subj_len, const char* data, size_t data_len) except -1
     cdef int _release(self, uint64_t durable) except -1
-    cdef int _rollup(self, const char* subject, Py_ssize_t subject_len, bint all) except -1
+    cdef int _compact_arena(self) except -1
+    cdef int _release_durable(self) except -1
+    cdef void _drop_pending(self) noexcept
