@@ -44,7 +44,9 @@ cdef class ClientSink(Subscriber):
 cdef class Connection(Parser):
     cdef readonly ServerCore core
     cdef readonly ClientSink sink
-    cdef readonly Account account        # whose sublist this connection subscribes and publishes in
+    # Whose sublist this connection subscribes and publishes in (nats-server's c.acc); the control
+    # plane's Client.account is its name as authentication gave it.
+    cdef readonly Account acc
     cdef public Permissions perms        # None: allow everything (one pointer test per PUB)
     cdef public object transport
     cdef public int fd                   # the socket, written directly while the transport has no backlog

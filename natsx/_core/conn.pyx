@@ -24,12 +24,12 @@ cdef extern from "<sys/socket.h>" nogil:
     enum: MSG_NOSIGNAL
 
 from natsx._core.account cimport Account
-from natsx._core.account import GLOBAL_ACCOUNT
 from natsx._core.parser cimport (PARSE_OK, PARSE_STOP, PE_ARGS, PE_AUTH, PE_MAX_CONTROL_LINE,
                                  PE_UNKNOWN_OP, Parser)
 from natsx._core.perms cimport Permissions
 from natsx._core.sublist cimport (Sublist, SublistResult, Subscriber, Subscription,
                                   is_valid_literal_c)
+from natsx.accounts import GLOBAL_ACCOUNT
 
 cdef bytes PONG = b"PONG\r\n"
 cdef bytes OK = b"+OK\r\n"
@@ -203,7 +203,7 @@ cdef class Connection(Parser):
         self.core = core
         self.fd = -1
         self.sink = ClientSink(self)
-        self.account = core.global_account
+        self.acc = core.global_account
         self.subs = {}
         self.verbose = True
         self.pedantic = True
@@ -222,7 +222,7 @@ cdef class Connection(Parser):
         subscribes; the L1 cache is for the old account's sublist."""
         if self.subs:
             raise ValueError("a connection with subscriptions cannot change account")
-        self.account = account
+        self.acc = account
         self.last_subject = None
         self.last_result = None
 
@@ -396,7 +396,7 @@ cdef class Connection(Parser):
         sub.closed = True
         if self.subs.get(sub.sid) is sub:
             del self.subs[sub.sid]
-        self.account.sublist.remove(sub)
+        self.acc.sublist.remove(sub)
         return 0
 
     def remove_all_subs(self):
@@ -405,7 +405,7 @@ cdef class Connection(Parser):
         self.subs = {}
         for sub in subs:
             sub.closed = True
-        self.account.sublist.remove_batch(subs)
+        self.acc.sublist.remove_batch(subs)
 
     cdef int on_sub(self, const char* subject, Py_ssize_t subject_len,
                     const char* queue, Py_ssize_t queue_len,
@@ -426,7 +426,7 @@ cdef class Connection(Parser):
             sub = Subscription(subject[:subject_len], sid_b, self.sink,
                                None if queue == NULL else queue[:queue_len])
             try:
-                self.account.sublist.insert(sub)   # the sublist's rules are nats-server's
+                self.acc.sublist.insert(sub)   # the sublist's rules are nats-server's
             except ValueError:
                 self.send_proto(b"-ERR 'Invalid Subject'\r\n")
                 return PARSE_OK
@@ -449,7 +449,7 @@ cdef class Connection(Parser):
     # -- publishing ----------------------------------------------------------------------
     cdef SublistResult match(self, const char* subject, Py_ssize_t n):
         """Per-connection L1 cache in front of the sublist (nats-server's c.in.results)."""
-        cdef Sublist sl = self.account.sublist
+        cdef Sublist sl = self.acc.sublist
         cdef bytes last = self.last_subject
         if (last is not None and self.last_genid == sl.genid and PyBytes_GET_SIZE(last) == n
                 and memcmp(PyBytes_AS_STRING(last), subject, n) == 0):
@@ -504,7 +504,7 @@ cdef class Connection(Parser):
     cdef int _no_responders(self, const char* subject, Py_ssize_t subject_len,
                             const char* reply, Py_ssize_t reply_len) except -1:
         """Nobody listens: answer the requester at once with a 503 status (its own reply subs only)."""
-        cdef SublistResult r = self.account.sublist.match_c(reply, reply_len)
+        cdef SublistResult r = self.acc.sublist.match_c(reply, reply_len)
         cdef Subscription sub
         cdef bytes hdr = NO_RESPONDERS_HDR + b"Nats-Subject: " + subject[:subject_len] + b"\r\n\r\n"
         for sub in r.psubs:
