@@ -81,10 +81,11 @@ cdef class StreamIngest(Subscriber):
                      const char* payload, Py_ssize_t payload_len) except -1
     cdef uint64_t _last_of(self, const char* subj, size_t n) except? 0
     cdef uint64_t _last_of_filter(self, bytes flt) except? 0
-    cdef int _limit_error(self, const char* subj, size_t sl, size_t hl, size_t ml) noexcept
+    cdef int _limit_error(self, const char* subj, size_t sl, size_t hl, size_t ml, bint rollup) noexcept
     cdef int _rollup(self, const char* subject, Py_ssize_t subject_len, bint all) except -1
     cdef int64_t _ts(self, uint64_t seq) noexcept
     # acks
+    cdef int _store_failed(self, const char* reply, Py_ssize_t reply_len, object exc) except -1
     cdef int _wrong_last(self, const char* reply, Py_ssize_t reply_len, uint64_t seq) except -1
     cdef int _err(self, const char* reply, Py_ssize_t reply_len, int code, int err_code,
                   const char* desc, size_t desc_len) except -1

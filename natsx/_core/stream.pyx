@@ -13,6 +13,8 @@ from natsx._core.account cimport Account
 from natsx._core.conn cimport ServerCore
 from natsx._core.dedupe cimport DedupeTable
 from natsx._core.msglog cimport MsgLog, Slot
+
+from natsx._core.msglog import StoreError
 from natsx._core.record cimport xxh3_fn, xxh3_fn_t
 from natsx._core.sublist cimport Sublist, SublistResult, Subscriber, Subscription
 from natsx._core.subjidx cimport SID_NONE, SubjectIndex
@@ -85,22 +87,22 @@ cdef inline void parse_headers(const char* h, size_t hl, HdrVal* out) noexcept:
         out[k].p = NULL
         out[k].n = 0
     # skip the status line
-    while i + 1 < hl and not (h[i] == b'\r' and h[i + 1] == b'\n'):
+    while i + 1 < hl and not (h[i] == c'\r' and h[i + 1] == c'\n'):
         i += 1
     i += 2
     while i < hl:
         ks = i
-        while i < hl and h[i] != b':' and h[i] != b'\r':
+        while i < hl and h[i] != c':' and h[i] != c'\r':
             i += 1
         ke = i
-        if i < hl and h[i] == b':':
+        if i < hl and h[i] == c':':
             i += 1
-            while i < hl and h[i] == b' ':
+            while i < hl and h[i] == c' ':
                 i += 1
             vs = i
-            while i < hl and not (h[i] == b'\r' and i + 1 < hl and h[i + 1] == b'\n'):
+            while i < hl and not (h[i] == c'\r' and i + 1 < hl and h[i + 1] == c'\n'):
                 i += 1
-            if ke - ks > 5 and h[ks] == b'N' and memcmp(h + ks, b"Nats-", 5) == 0:
+            if ke - ks > 5 and h[ks] == c'N' and memcmp(h + ks, b"Nats-", 5) == 0:
                 for k in range(H_COUNT):
                     if (out[k].p == NULL and _name_len[k] == ke - ks
                             and memcmp(h + ks, _names + _name_off[k], ke - ks) == 0):
@@ -108,7 +110,7 @@ cdef inline void parse_headers(const char* h, size_t hl, HdrVal* out) noexcept:
                         out[k].n = i - vs
                         break
         else:
-            while i < hl and not (h[i] == b'\r' and i + 1 < hl and h[i + 1] == b'\n'):
+            while i < hl and not (h[i] == c'\r' and i + 1 < hl and h[i + 1] == c'\n'):
                 i += 1
         i += 2
 
@@ -125,21 +127,21 @@ cdef inline uint64_t parse_int64(const char* p, size_t n) noexcept:
     if n == 0:
         return <uint64_t>-1
     for i in range(n):
-        if p[i] < b'0' or p[i] > b'9':
+        if p[i] < c'0' or p[i] > c'9':
             return <uint64_t>-1
-        v = v * 10 + <uint64_t>(p[i] - b'0')
+        v = v * 10 + <uint64_t>(p[i] - c'0')
     return v
 
 
 cdef inline bint valid_big_int(const char* p, size_t n) noexcept:
     """big.Int SetString(s, 10): an optional sign, then one or more digits."""
     cdef size_t i = 0
-    if n and (p[0] == b'+' or p[0] == b'-'):
+    if n and (p[0] == c'+' or p[0] == c'-'):
         i = 1
     if i == n:
         return False
     while i < n:
-        if p[i] < b'0' or p[i] > b'9':
+        if p[i] < c'0' or p[i] > c'9':
             return False
         i += 1
     return True
@@ -150,10 +152,10 @@ cdef int go_duration_ns(const char* p, size_t n, double* out) noexcept:
     cdef size_t i = 0, us, ue
     cdef double total = 0, v, frac, scale, unit
     cdef bint neg = False, digits
-    if n and (p[0] == b'-' or p[0] == b'+'):
-        neg = p[0] == b'-'
+    if n and (p[0] == c'-' or p[0] == c'+'):
+        neg = p[0] == c'-'
         i = 1
-    if n - i == 1 and p[i] == b'0':
+    if n - i == 1 and p[i] == c'0':
         out[0] = 0
         return 1
     if i == n:
@@ -161,22 +163,22 @@ cdef int go_duration_ns(const char* p, size_t n, double* out) noexcept:
     while i < n:
         v = 0
         digits = False
-        while i < n and b'0' <= p[i] <= b'9':
-            v = v * 10 + (p[i] - b'0')
+        while i < n and c'0' <= p[i] <= c'9':
+            v = v * 10 + (p[i] - c'0')
             i += 1
             digits = True
-        if i < n and p[i] == b'.':
+        if i < n and p[i] == c'.':
             i += 1
             scale = 0.1
-            while i < n and b'0' <= p[i] <= b'9':
-                v += (p[i] - b'0') * scale
+            while i < n and c'0' <= p[i] <= c'9':
+                v += (p[i] - c'0') * scale
                 scale /= 10
                 i += 1
                 digits = True
         if not digits:
             return 0
         us = i
-        while i < n and not (b'0' <= p[i] <= b'9') and p[i] != b'.':
+        while i < n and not (c'0' <= p[i] <= c'9') and p[i] != c'.':
             i += 1
         ue = i - us
         if ue == 2 and memcmp(p + us, b"ns", 2) == 0:
@@ -187,11 +189,11 @@ cdef int go_duration_ns(const char* p, size_t n, double* out) noexcept:
             unit = 1e3
         elif ue == 2 and memcmp(p + us, b"ms", 2) == 0:
             unit = 1e6
-        elif ue == 1 and p[us] == b's':
+        elif ue == 1 and p[us] == c's':
             unit = 1e9
-        elif ue == 1 and p[us] == b'm':
+        elif ue == 1 and p[us] == c'm':
             unit = 60e9
-        elif ue == 1 and p[us] == b'h':
+        elif ue == 1 and p[us] == c'h':
             unit = 3600e9
         else:
             return 0
@@ -211,8 +213,8 @@ cdef int ttl_kind(HdrVal* v) noexcept:
     cdef double d
     if not present(v):
         return TTL_NONE
-    if v.n == 5 and (v.p[0] | 32) == b'n' and (v.p[1] | 32) == b'e' and (v.p[2] | 32) == b'v' \
-            and (v.p[3] | 32) == b'e' and (v.p[4] | 32) == b'r':
+    if v.n == 5 and (v.p[0] | 32) == c'n' and (v.p[1] | 32) == c'e' and (v.p[2] | 32) == c'v' \
+            and (v.p[3] | 32) == c'e' and (v.p[4] | 32) == c'r':
         return TTL_SET
     if go_duration_ns(v.p, v.n, &d):
         return TTL_SET if d >= 1e9 else TTL_INVALID
@@ -259,7 +261,7 @@ cdef int buf_u64(Buf* b, uint64_t v) except -1:
         return buf_put(b, b"0", 1)
     while v:
         i -= 1
-        tmp[i] = <char>(b'0' + v % 10)
+        tmp[i] = <char>(c'0' + v % 10)
         v //= 10
     return buf_put(b, tmp + i, 24 - i)
 
@@ -275,16 +277,16 @@ cdef int buf_json_str(Buf* b, const char* s, size_t n) except -1:
     while i < n:
         c = <uint8_t>s[i]
         if c < 0x80:
-            if c == b'"' or c == b'\\':
+            if c == c'"' or c == c'\\':
                 buf_put(b, b"\\", 1)
                 buf_put(b, s + i, 1)
-            elif c == b'\n':
+            elif c == c'\n':
                 buf_put(b, b"\\n", 2)
-            elif c == b'\r':
+            elif c == c'\r':
                 buf_put(b, b"\\r", 2)
-            elif c == b'\t':
+            elif c == c'\t':
                 buf_put(b, b"\\t", 2)
-            elif c < 0x20 or c == b'<' or c == b'>' or c == b'&':
+            elif c < 0x20 or c == c'<' or c == c'>' or c == c'&':
                 memcpy(esc, b"\\u00", 4)
                 esc[4] = hexd[c >> 4]
                 esc[5] = hexd[c & 15]
@@ -342,11 +344,11 @@ cdef int buf_go_quote(Buf* b, const char* s, size_t n) except -1:
     buf_put(b, b"\"", 1)
     for i in range(n):
         c = <uint8_t>s[i]
-        if c == b'"' or c == b'\\':
+        if c == c'"' or c == c'\\':
             buf_put(b, b"\\", 1)
             buf_put(b, s + i, 1)
         elif c < 0x20 or c >= 0x7F:
-            esc[0], esc[1], esc[2], esc[3] = b'\\', b'x', hexd[c >> 4], hexd[c & 15]
+            esc[0], esc[1], esc[2], esc[3] = c'\\', c'x', hexd[c >> 4], hexd[c & 15]
             buf_put(b, esc, 4)
         else:
             buf_put(b, s + i, 1)
@@ -399,8 +401,12 @@ cdef class StreamIngest(Subscriber):
         self.no_ack = bool(cfg.get("no_ack", False))
         self.allow_rollup = bool(cfg.get("allow_rollup_hdrs", False)) and not cfg.get("deny_purge", False)
         self.file_storage = cfg.get("storage", "file") == "file"
-        window = cfg.get("duplicate_window")
-        self.dd.window_ns = DEFAULT_DUPLICATE_WINDOW_NS if window is None else int(window)
+        # nats-server: an unset (0) window is 2 minutes, or max_age when that is shorter
+        window = int(cfg.get("duplicate_window") or 0)
+        if window <= 0:
+            max_age = int(cfg.get("max_age") or 0)
+            window = min(DEFAULT_DUPLICATE_WINDOW_NS, max_age) if max_age > 0 else DEFAULT_DUPLICATE_WINDOW_NS
+        self.dd.window_ns = window
         if self.dd.window_ns <= 0:
             self.dd.clear_all()
 
@@ -472,6 +478,7 @@ cdef class StreamIngest(Subscriber):
         cdef const char* ssubj
         cdef size_t ssl
         cdef char c
+        cdef bint per_subj
 
         fsize = 22 + sl + ml + 8 + ((4 + hl) if hl else 0)
         if self.file_storage and fsize > FILE_MSG_TOO_LARGE:
@@ -494,6 +501,11 @@ cdef class StreamIngest(Subscriber):
             return self._err(reply, reply_len, 400, 10205, b"batch publish is disabled", 25)
         if self.sealed:
             return self._err(reply, reply_len, 400, 10109, b"invalid operation on sealed stream", 34)
+        # nats-server 2.15 checks the size before any header (measured: tests/jetstream).
+        if self.max_msg_size >= 0 and (<int64_t>hl > self.max_msg_size or <int64_t>ml > self.max_msg_size - <int64_t>hl):
+            return self._err(reply, reply_len, 400, 10054, b"message size exceeds maximum allowed", 36)
+        if hl > 65535:
+            return self._err(reply, reply_len, 400, 10097, b"header size exceeds maximum allowed of 64k", 42)
         now = now_ns()
         if hl:
             v = &hv[<int>H_INCR]
@@ -555,9 +567,9 @@ cdef class StreamIngest(Subscriber):
             if present(v):
                 if not self.allow_rollup:
                     return self._err(reply, reply_len, 500, 10111, b"rollup not permitted", 20)
-                if v.n == 3 and (v.p[0] | 32) == b's' and (v.p[1] | 32) == b'u' and (v.p[2] | 32) == b'b':
+                if v.n == 3 and (v.p[0] | 32) == c's' and (v.p[1] | 32) == c'u' and (v.p[2] | 32) == c'b':
                     rollup = 1
-                elif v.n == 3 and (v.p[0] | 32) == b'a' and (v.p[1] | 32) == b'l' and (v.p[2] | 32) == b'l':
+                elif v.n == 3 and (v.p[0] | 32) == c'a' and (v.p[1] | 32) == c'l' and (v.p[2] | 32) == c'l':
                     rollup = 2
                 else:
                     self.out.len = 0
@@ -565,23 +577,29 @@ cdef class StreamIngest(Subscriber):
                     buf_reserve(&self.arena, v.n)   # scratch for the lowercased value
                     for i in range(v.n):
                         c = v.p[i]
-                        self.arena.p[self.arena.len + i] = c + 32 if b'A' <= c <= b'Z' else c
+                        self.arena.p[self.arena.len + i] = c + 32 if c'A' <= c <= c'Z' else c
                     buf_go_quote(&self.out, self.arena.p + self.arena.len, v.n)
                     return self._err_buf(reply, reply_len, 500, 10111)
-        if self.max_msg_size >= 0 and (<int64_t>hl > self.max_msg_size or <int64_t>ml > self.max_msg_size - <int64_t>hl):
-            return self._err(reply, reply_len, 400, 10054, b"message size exceeds maximum allowed", 36)
-        if hl > 65535:
-            return self._err(reply, reply_len, 400, 10097, b"header size exceeds maximum allowed of 64k", 42)
         if ttl == TTL_INVALID:
             return self._err(reply, reply_len, 400, 10165, b"invalid per-message TTL", 23)
-        lim = self._limit_error(subject, sl, hl, ml)
+        lim = self._limit_error(subject, sl, hl, ml, rollup != 0)
         if lim == 1:
             return self._err(reply, reply_len, 503, 10077, b"maximum messages per subject exceeded", 37)
         if lim == 2:
             return self._err(reply, reply_len, 503, 10077, b"maximum messages exceeded", 25)
         if lim == 3:
             return self._err(reply, reply_len, 503, 10077, b"maximum bytes exceeded", 22)
-        seq = st.append_c(subject, sl, hdr, hl, payload, ml, now)
+        # A rollup may pass a full subject under discard_new_per_subject (it trims it right after).
+        per_subj = st.discard_new_per_subject
+        if rollup:
+            st.discard_new_per_subject = False
+        try:
+            seq = st.append_c(subject, sl, hdr, hl, payload, ml, now)
+        except StoreError as e:
+            # what the checks above cannot foresee (a closed store): nats-server's store error
+            return self._store_failed(reply, reply_len, e)
+        finally:
+            st.discard_new_per_subject = per_subj
         self.stored += 1
         self.last_msg_id.len = 0
         if hl:
@@ -601,7 +619,7 @@ cdef class StreamIngest(Subscriber):
         cdef uint32_t sid
         cdef size_t i
         for i in range(n):
-            if subj[i] == b'*' or subj[i] == b'>':
+            if subj[i] == c'*' or subj[i] == c'>':
                 return self._last_of_filter(PyBytes_FromStringAndSize(subj, n))
         sid = st.sx.lookup(subj, n, <uint32_t>_xxh3(subj, n))
         if sid == SID_NONE or st.sx.subj[sid].count == 0:
@@ -616,31 +634,31 @@ cdef class StreamIngest(Subscriber):
         except Exception:
             return 0
 
-    cdef int _limit_error(self, const char* subj, size_t sl, size_t hl, size_t ml) noexcept:
-        """The discard-new refusals of MsgLog.append_c, decided before it runs so the append never
-        raises: 1 per subject, 2 messages, 3 bytes, 0 none."""
+    cdef int _limit_error(self, const char* subj, size_t sl, size_t hl, size_t ml, bint rollup) noexcept:
+        """The discard-new refusals of nats-server's storeRawMsg (file and memory store alike),
+        decided before MsgLog.append_c so the append does not raise: 1 per subject, 2 messages,
+        3 bytes, 0 none. A subject at its limit is "replaced", so it passes max_msgs and, if
+        its oldest message is at least as big, max_bytes."""
         cdef MsgLog st = self.store
         cdef uint32_t sid
-        cdef uint64_t psmc = 0, fseq = 0
+        cdef uint32_t sz
         cdef bint asl = False
         cdef Slot* fs
         if not st.discard_new:
             return 0
         sid = st.sx.lookup(subj, sl, <uint32_t>_xxh3(subj, sl))
-        if sid != SID_NONE:
-            psmc = st.sx.subj[sid].count
-        if st.max_per_subject > 0 and psmc >= <uint64_t>st.max_per_subject:
-            if st.discard_new_per_subject:
-                return 1
-            fseq = st._subj_first(sid)
+        if sid != SID_NONE and st.max_per_subject > 0 and st.sx.subj[sid].count >= <uint64_t>st.max_per_subject:
             asl = True
+            if st.discard_new_per_subject and not rollup:
+                return 1
         if st.max_msgs > 0 and st.msgs >= <uint64_t>st.max_msgs and not asl:
             return 2
-        if st.max_bytes > 0 and st.total_bytes + hl + ml >= <uint64_t>st.max_bytes:
+        sz = st._msg_size(sl, hl, ml)
+        if st.max_bytes > 0 and st.total_bytes + sz > <uint64_t>st.max_bytes:
             if not asl:
                 return 3
-            fs = st._slot(fseq)
-            if fs == NULL or fs.sz <= hl + ml:
+            fs = st._slot(st._subj_first(sid))
+            if fs == NULL or fs.sz < sz:
                 return 3
         return 0
 
@@ -660,6 +678,10 @@ cdef class StreamIngest(Subscriber):
         return 0
 
     # -- acks -----------------------------------------------------------------------------------
+
+    cdef int _store_failed(self, const char* reply, Py_ssize_t reply_len, object exc) except -1:
+        cdef bytes text = str(exc).encode()
+        return self._err(reply, reply_len, 503, 10077, text, len(text))
 
     cdef int _wrong_last(self, const char* reply, Py_ssize_t reply_len, uint64_t seq) except -1:
         self.out.len = 0
@@ -875,14 +897,14 @@ cdef bint _valid_publish_subject(const char* s, size_t n) noexcept:
     if n == 0:
         return False
     for i in range(n):
-        if s[i] == b'.':
+        if s[i] == c'.':
             if tok == 0:
                 return False
             tok = 0
             continue
-        if s[i] == b' ' or s[i] == b'\t' or s[i] == b'\r' or s[i] == b'\n':
+        if s[i] == c' ' or s[i] == c'\t' or s[i] == c'\r' or s[i] == c'\n':
             return False
-        if (s[i] == b'*' or s[i] == b'>') and tok == 0 and (i + 1 == n or s[i + 1] == b'.'):
+        if (s[i] == c'*' or s[i] == c'>') and tok == 0 and (i + 1 == n or s[i + 1] == c'.'):
             return False
         tok += 1
     return tok > 0
