@@ -64,6 +64,10 @@ cdef class StreamIngest(Subscriber):
     cdef int64_t max_msg_size
     cdef bint sealed, no_ack, allow_rollup, file_storage
     cdef bytes ack_prefix         # {"stream":"S"[,"domain":"D"],"seq":
+    cdef const char* prefix_p     # ack_prefix and name as C buffers (per-message use)
+    cdef size_t prefix_n
+    cdef const char* name_p
+    cdef size_t name_n
     # state
     cdef Buf last_msg_id          # Nats-Msg-Id of the last stored message ("" if none)
     cdef Buf out                  # the ack being built
@@ -79,13 +83,14 @@ cdef class StreamIngest(Subscriber):
                      const char* reply, Py_ssize_t reply_len,
                      const char* hdr, Py_ssize_t hdr_len,
                      const char* payload, Py_ssize_t payload_len) except -1
+    cdef uint64_t _append_rollup(self, const char* subject, size_t sl, const char* hdr, size_t hl,
+                                 const char* payload, size_t ml, int64_t now) except 0
     cdef uint64_t _last_of(self, const char* subj, size_t n) except? 0
     cdef uint64_t _last_of_filter(self, bytes flt) except? 0
     cdef int _limit_error(self, const char* subj, size_t sl, size_t hl, size_t ml, bint rollup) noexcept
     cdef int _rollup(self, const char* subject, Py_ssize_t subject_len, bint all) except -1
     cdef int64_t _ts(self, uint64_t seq) noexcept
     # acks
-    cdef int _store_failed(self, const char* reply, Py_ssize_t reply_len, object exc) except -1
     cdef int _wrong_last(self, const char* reply, Py_ssize_t reply_len, uint64_t seq) except -1
     cdef int _err(self, const char* reply, Py_ssize_t reply_len, int code, int err_code,
                   const char* desc, size_t desc_len) except -1

@@ -1,3 +1,4 @@
+# cython: boundscheck=False, wraparound=False, cdivision=True
 # JetStream's ingest kernel: the publish path of one stream (see stream.pxd for the design and the
 # Python face). Check order, error codes and ack bytes follow nats-server's
 # processJetStreamMsg (server/stream.go): the same input gives the same answer.
@@ -14,7 +15,6 @@ from natsx._core.conn cimport ServerCore
 from natsx._core.dedupe cimport DedupeTable
 from natsx._core.msglog cimport MsgLog, Slot
 
-from natsx._core.msglog import StoreError
 from natsx._core.record cimport xxh3_fn, xxh3_fn_t
 from natsx._core.sublist cimport Sublist, SublistResult, Subscriber, Subscription
 from natsx._core.subjidx cimport SID_NONE, SubjectIndex
@@ -380,6 +380,8 @@ cdef class StreamIngest(Subscriber):
         if self.domain:
             prefix += b',"domain":' + _json_quote(self.domain)
         self.ack_prefix = prefix + b',"seq":'
+        self.prefix_p, self.prefix_n = PyBytes_AS_STRING(self.ack_prefix), PyBytes_GET_SIZE(self.ack_prefix)
+        self.name_p, self.name_n = PyBytes_AS_STRING(name), PyBytes_GET_SIZE(name)
         self.reconfigure(config or {})
         self.rebuild_dedupe()
 
@@ -478,7 +480,6 @@ cdef class StreamIngest(Subscriber):
         cdef const char* ssubj
         cdef size_t ssl
         cdef char c
-        cdef bint per_subj
 
         fsize = 22 + sl + ml + 8 + ((4 + hl) if hl else 0)
         if self.file_storage and fsize > FILE_MSG_TOO_LARGE:
@@ -514,7 +515,7 @@ cdef class StreamIngest(Subscriber):
                     return self._err(reply, reply_len, 400, 10171, b"message counter increment is invalid", 36)
                 return self._err(reply, reply_len, 400, 10168, b"message counters is disabled", 28)
             v = &hv[<int>H_EXP_STREAM]
-            if present(v) and (v.n != <size_t>PyBytes_GET_SIZE(self.name) or memcmp(v.p, PyBytes_AS_STRING(self.name), v.n) != 0):
+            if present(v) and (v.n != self.name_n or memcmp(v.p, self.name_p, v.n) != 0):
                 return self._err(reply, reply_len, 400, 10060, b"expected stream does not match", 30)
             ttl = ttl_kind(&hv[<int>H_TTL])
             if ttl == TTL_SET:
@@ -589,17 +590,16 @@ cdef class StreamIngest(Subscriber):
             return self._err(reply, reply_len, 503, 10077, b"maximum messages exceeded", 25)
         if lim == 3:
             return self._err(reply, reply_len, 503, 10077, b"maximum bytes exceeded", 22)
-        # A rollup may pass a full subject under discard_new_per_subject (it trims it right after).
-        per_subj = st.discard_new_per_subject
+        if st.closed:
+            return self._err(reply, reply_len, 503, 10077, b"store is closed", 15)
+        if sl > 65535:
+            return self._err(reply, reply_len, 503, 10077, b"invalid subject", 15)
         if rollup:
-            st.discard_new_per_subject = False
-        try:
+            seq = self._append_rollup(subject, sl, hdr, hl, payload, ml, now)
+        else:
+            # Cannot fail: everything append_c refuses was refused above, except running out of
+            # memory or disk while opening a new block (then the exception ends this batch).
             seq = st.append_c(subject, sl, hdr, hl, payload, ml, now)
-        except StoreError as e:
-            # what the checks above cannot foresee (a closed store): nats-server's store error
-            return self._store_failed(reply, reply_len, e)
-        finally:
-            st.discard_new_per_subject = per_subj
         self.stored += 1
         self.last_msg_id.len = 0
         if hl:
@@ -612,6 +612,18 @@ cdef class StreamIngest(Subscriber):
         if reply_len:
             self._queue_ack(reply, reply_len, seq, False)
         return 0
+
+    cdef uint64_t _append_rollup(self, const char* subject, size_t sl, const char* hdr, size_t hl,
+                                 const char* payload, size_t ml, int64_t now) except 0:
+        """A rollup message may pass a full subject under discard_new_per_subject: it trims the
+        subject right after (nats-server lets it through the same way)."""
+        cdef MsgLog st = self.store
+        cdef bint per_subj = st.discard_new_per_subject
+        st.discard_new_per_subject = False
+        try:
+            return st.append_c(subject, sl, hdr, hl, payload, ml, now)
+        finally:
+            st.discard_new_per_subject = per_subj
 
     cdef uint64_t _last_of(self, const char* subj, size_t n) except? 0:
         """nats-server's LoadLastMsg(subject).seq, 0 when nothing matches."""
@@ -679,10 +691,6 @@ cdef class StreamIngest(Subscriber):
 
     # -- acks -----------------------------------------------------------------------------------
 
-    cdef int _store_failed(self, const char* reply, Py_ssize_t reply_len, object exc) except -1:
-        cdef bytes text = str(exc).encode()
-        return self._err(reply, reply_len, 503, 10077, text, len(text))
-
     cdef int _wrong_last(self, const char* reply, Py_ssize_t reply_len, uint64_t seq) except -1:
         self.out.len = 0
         buf_put(&self.out, b"wrong last sequence: ", 21)
@@ -747,7 +755,7 @@ cdef class StreamIngest(Subscriber):
 
     cdef int _send_ack(self, const char* reply, size_t reply_len, uint64_t seq, bint dup) except -1:
         self.out.len = 0
-        buf_put(&self.out, PyBytes_AS_STRING(self.ack_prefix), PyBytes_GET_SIZE(self.ack_prefix))
+        buf_put(&self.out, self.prefix_p, self.prefix_n)
         buf_u64(&self.out, seq)
         if dup:
             buf_put(&self.out, b',"duplicate": true}', 19)
@@ -765,10 +773,9 @@ cdef class StreamIngest(Subscriber):
         cdef const char* size_tok = core.size_tok
         cdef const char* hdr_tok = core.hdr_tok
         core.size_tok = core.hdr_tok = NULL
-        try:
-            core.deliver_result(r, None, True, subj, subj_len, b"", 0, NULL, 0, data, data_len)
-        finally:
-            core.size_tok, core.hdr_tok = size_tok, hdr_tok
+        core.deliver_result(r, None, True, subj, subj_len, b"", 0, NULL, 0, data, data_len)
+        core.size_tok = size_tok
+        core.hdr_tok = hdr_tok
         return 0
 
     cdef int _release(self, uint64_t durable) except -1:
