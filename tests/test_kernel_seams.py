@@ -8,7 +8,6 @@ import asyncio
 import sys
 from pathlib import Path
 
-import pyximport
 import pytest
 
 import natsx
@@ -20,7 +19,9 @@ from natsx._core.sublist import Sublist, Subscription
 from natsx.accounts import GLOBAL_ACCOUNT
 from test_connect_upcalls import attach, feed
 
-pyximport.install(language_level=3, inplace=False)
+from tests import pyxbuild  # noqa: E402
+
+pyxbuild.install()
 sys.path.append(str(Path(__file__).parent))
 from _batch_counter import BatchCounter  # noqa: E402  (compiled by pyximport)
 

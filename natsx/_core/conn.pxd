@@ -66,6 +66,7 @@ cdef class Connection(Parser):
     # Outbound frames of the current batch.
     cdef char* out
     cdef Py_ssize_t out_len, out_cap
+    cdef bint dirty                      # frames queued: listed for the batch end (its sink is)
     # L1 match cache: the last subject published on this connection.
     cdef bytes last_subject
     cdef unsigned long long last_genid

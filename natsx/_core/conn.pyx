@@ -273,9 +273,11 @@ cdef class Connection(Parser):
         return 0
 
     cdef void mark_dirty(self) noexcept:
-        """Frames are queued: flush at the batch end (the sink's wants_batch_end stays False, so
-        deliveries don't list it a second way)."""
-        self.core.add_batch_end(self.sink)
+        """Frames are queued: flush at the batch end. The sink is listed here (its wants_batch_end
+        stays False, so deliveries don't list it a second way); its own in_batch is not used."""
+        if not self.dirty:
+            self.dirty = True
+            self.core.dirty.append(self.sink)
 
     cdef int write_raw(self, const char* data, Py_ssize_t n) except -1:
         self.reserve(n)
@@ -294,7 +296,7 @@ cdef class Connection(Parser):
         (no bytes object, no extra copy); whatever the socket doesn't take goes to the transport."""
         cdef bytes data
         cdef ssize_t sent = 0
-        self.sink.in_batch = False     # a direct flush may leave it listed: that batch_end is a no-op
+        self.dirty = False     # a direct flush may leave the sink listed: that batch_end is a no-op
         if self.out_len == 0 or self.closed or self.transport is None:
             self.out_len = 0
             return
