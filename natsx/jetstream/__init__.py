@@ -18,6 +18,8 @@ import tempfile
 import time
 from typing import TYPE_CHECKING, Any
 
+from natsx._core.stream import StreamIngest
+from natsx._core.sublist import Subscription
 from natsx.conf import parse_duration_ns
 from natsx.jetstream.api import ApiRouter
 from natsx.jetstream.account import AccountLimits, register as register_account_api
@@ -122,6 +124,7 @@ class JetStream:
             self.streams[name] = stream
             if stream.store is not None:
                 stream.store.attach_loop()
+                self.attach(stream)
                 self.log.info(f"  Restored {stream.store.msgs:,} messages for stream '{GLOBAL_ACCOUNT_DIR} > {name}'"
                               " in " + _go_elapsed(0))
         if names:
@@ -141,13 +144,30 @@ class JetStream:
         return stream.config if stream is not None else None
 
     def attach(self, stream: Stream) -> None:
-        """Start capturing the stream's subjects (the C ingest subscriber, once natsx has it)."""
+        """Start capturing the stream's subjects: one C ingest subscriber (natsx._core.stream) per
+        stream, subscribed on each subject in the global account's sublist."""
+        if stream.store is None or stream.config is None:
+            return
+        stream.ingest = StreamIngest(self.server.core, stream.store, stream.name.encode(), stream.config,
+                                     self.domain.encode() if self.domain else None)
+        stream.subscriptions = [Subscription(subject.encode(), f"$JS.{stream.name}.{i}".encode(), stream.ingest)
+                                for i, subject in enumerate(stream.config["subjects"] or [])]
+        for sub in stream.subscriptions:
+            self.server.sublist.insert(sub)
 
     def detach(self, stream: Stream) -> None:
-        """Stop capturing the stream's subjects."""
+        """Stop capturing the stream's subjects; publishes in flight get no ack."""
+        for sub in stream.subscriptions:
+            self.server.unsubscribe_internal(sub)
+        stream.subscriptions = []
+        if stream.ingest is not None:
+            stream.ingest.close()
+            stream.ingest = None
 
     def reconfigure(self, stream: Stream) -> None:
-        """Hand a changed config (limits, no_ack, ...) to the stream's ingest subscriber."""
+        """Hand a changed config (max_msg_size, sealed, no_ack, window, ...) to the ingest subscriber."""
+        if stream.ingest is not None:
+            stream.ingest.reconfigure(stream.config)
 
     def usage(self) -> tuple[int, int]:
         """(memory bytes, storage bytes) used by the streams."""

@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 import xxhash
 
+from natsx._core.stream import StreamIngest
+from natsx._core.sublist import Subscription
 from natsx.gofmt import go_time
 from natsx.jetstream import config as streamcfg
 from natsx.store import FileStore, MemStore, StoreConfig
@@ -108,7 +110,8 @@ class Stream:
         self.directory = directory
         self.store = store
         self.offline_reason = offline_reason
-        self.ingest: Any = None     # the C ingest subscriber (natsx._core.stream), once wired
+        self.ingest: StreamIngest | None = None     # the C publish path, while subscribed
+        self.subscriptions: list[Subscription] = []
 
     # -- creation and recovery -------------------------------------------------------------------
     @classmethod

@@ -127,13 +127,12 @@ def decide_update(js: "JetStream", name: str, cfg: dict[str, Any]) -> tuple[Stre
 
 
 def apply_update(js: "JetStream", stream: Stream, cfg: dict[str, Any]) -> None:
-    subjects_changed = cfg["subjects"] != (stream.config or {}).get("subjects")
-    if subjects_changed:
+    if cfg["subjects"] != (stream.config or {}).get("subjects"):
         js.detach(stream)
-    stream.apply_config(cfg)
-    if subjects_changed:
+        stream.apply_config(cfg)
         js.attach(stream)
-    elif stream.ingest is not None:
+    else:
+        stream.apply_config(cfg)
         js.reconfigure(stream)
 
 
