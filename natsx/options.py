@@ -129,6 +129,10 @@ class ServerOptions:
     jetstream_max_store: int = -1
     jetstream_domain: str = ""
     jetstream_key: str = ""
+    jetstream_strict: bool = True
+    # jetstream.sync_interval: "always", or seconds between fdatasyncs; None = natsx's default
+    # ("always": an ack only once its message is fdatasync'ed; nats-server's default is 2m).
+    jetstream_sync: float | str | None = None
     jetstream_extra: dict[str, Any] = field(default_factory=dict)
 
     # Parsed and kept, but refused while natsx does not serve them (see UNSUPPORTED_KEYS).
@@ -499,6 +503,18 @@ def _process_jetstream(opts: ServerOptions, tk: Optional[Token], v: Any, col: _C
                 opts.jetstream_max_memory = size
         elif key in ("enable", "enabled"):
             enable = _want(mv, "bool")
+        elif key == "strict":
+            if not isinstance(mv, bool):
+                col.err(mtk, f"Expected 'true' or 'false' for bool value, got '{mv}'")
+                return
+            opts.jetstream_strict = mv
+        elif key in ("sync", "sync_interval"):
+            if isinstance(mv, str) and mv.lower() == "always":
+                opts.jetstream_sync = "always"
+            else:
+                seconds = _parse_duration_opt(mk, mtk, mv, col)
+                if seconds is not None:
+                    opts.jetstream_sync = seconds
         elif key in _JETSTREAM_KEYS:
             opts.jetstream_extra[key] = strip_tokens(mv)
             col.where[f"jetstream.{key}"] = (mtk, f"jetstream.{mk}")

@@ -91,7 +91,7 @@ class ApiRouter:
         self.routes: list[Route] = []
         self.total = 0     # requests answered ($JS.API.INFO "api.total")
         self.errors = 0    # of which errors ("api.errors")
-        self._sub = None
+        self._subs: list[Any] = []
 
     def register(self, pattern: str, handler: Handler, response_type: str,
                  error_tail: dict[str, Any] | None = None) -> None:
@@ -99,12 +99,19 @@ class ApiRouter:
         self.routes.append(Route(tuple(pattern.split(".")), handler, response_type, dict(error_tail or {})))
 
     def start(self) -> None:
-        self._sub = self.js.server.subscribe_internal(API_PREFIX + ">", self._on_request)
+        """Subscribe $JS.API.> and, with a domain, $JS.<domain>.API.> (nats-server maps it there)."""
+        server = self.js.server
+        self._subs = [server.subscribe_internal(API_PREFIX + ">", self._on_request)]
+        if self.js.domain:
+            prefix = f"$JS.{self.js.domain}.API.".encode()
+            self._subs.append(server.subscribe_internal(
+                prefix.decode() + ">", lambda sub, subject, *rest: self._on_request(
+                    sub, API_PREFIX.encode() + subject[len(prefix):], *rest)))
 
     def stop(self) -> None:
-        if self._sub is not None:
-            self.js.server.unsubscribe_internal(self._sub)
-            self._sub = None
+        for sub in self._subs:
+            self.js.server.unsubscribe_internal(sub)
+        self._subs = []
 
     def find(self, tokens: list[str]) -> Route | None:
         for route in self.routes:

@@ -217,9 +217,9 @@ class Stream:
         state, total = self.state_json(deleted_details, subjects_filter, offset)
         out: dict[str, Any] = {"config": streamcfg.encode(cfg), "created": go_time(self.created_ns),
                                "state": state}
-        if self.js.domain:
-            out["domain"] = self.js.domain
-        if cluster:
+        if cluster:     # STREAM.INFO's answer (not create/update/list) names the domain and leader
+            if self.js.domain:
+                out["domain"] = self.js.domain
             out["cluster"] = {"leader": self.js.server.name}
         if self.config.get("mirror"):
             out["mirror"] = self.source_info(self.config["mirror"])

@@ -278,7 +278,7 @@ def handle_consumer_create(req: "ApiRequest") -> dict[str, Any]:
     """natsx has no consumers yet: creating one is refused with nats-server's error for a consumer
     the server cannot create (10012, JSConsumerCreateErrF) naming why, never a fake success."""
     decode_json(req.payload)
-    _stream(req.js, req.tokens[2] if len(req.tokens) > 2 else "")
+    _stream(req.js, req.tokens[3] if req.tokens[1] == "DURABLE" else req.tokens[2])
     raise ApiError.of("JSConsumerCreateErrF", err="consumers are not supported by this server yet (natsx)")
 
 
