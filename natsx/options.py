@@ -133,6 +133,7 @@ class ServerOptions:
     # jetstream.sync_interval: "always", or seconds between fdatasyncs; None = natsx's default
     # ("always": an ack only once its message is fdatasync'ed; nats-server's default is 2m).
     jetstream_sync: float | str | None = None
+    jetstream_duplicate_window: float = 0.0   # jetstream.limits.duplicate_window (seconds; 0: none)
     jetstream_extra: dict[str, Any] = field(default_factory=dict)
 
     # Parsed and kept, but refused while natsx does not serve them (see UNSUPPORTED_KEYS).
@@ -508,6 +509,17 @@ def _process_jetstream(opts: ServerOptions, tk: Optional[Token], v: Any, col: _C
                 col.err(mtk, f"Expected 'true' or 'false' for bool value, got '{mv}'")
                 return
             opts.jetstream_strict = mv
+        elif key == "limits" and isinstance(mv, dict):
+            limits = {}
+            for lk, lraw in mv.items():
+                ltk, lv = _unwrap(lraw)
+                if lk.lower() == "duplicate_window":
+                    seconds = _parse_duration_opt(lk, ltk, lv, col)
+                    if seconds is not None:
+                        opts.jetstream_duplicate_window = seconds
+                else:
+                    limits[lk.lower()] = strip_tokens(lv)
+            opts.jetstream_extra["limits"] = limits
         elif key in ("sync", "sync_interval"):
             if isinstance(mv, str) and mv.lower() == "always":
                 opts.jetstream_sync = "always"

@@ -16,7 +16,7 @@ import os
 import shutil
 import tempfile
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from natsx._core.stream import StreamIngest
 from natsx._core.sublist import Subscription
@@ -24,11 +24,10 @@ from natsx.gofmt import go_duration
 from natsx.jetstream.api import ApiRouter
 from natsx.jetstream.account import AccountLimits, register as register_account_api
 from natsx.jetstream.config import API_LEVEL
+from natsx.jetstream.host import ServerHost
 from natsx.jetstream.stream import Stream
 from natsx.store import SYNC_ALWAYS, SYNC_INTERVAL
 
-if TYPE_CHECKING:
-    from natsx.server import Server
 
 GLOBAL_ACCOUNT_DIR = "$G"
 STORE_SUBDIR = "jetstream"
@@ -54,7 +53,7 @@ def system_memory() -> int:
 class JetStream:
     api_level = API_LEVEL
 
-    def __init__(self, server: "Server") -> None:
+    def __init__(self, server: ServerHost) -> None:
         opts = server.options
         self.server = server
         self.log = server.log
@@ -68,6 +67,7 @@ class JetStream:
             self.store_dir = os.path.join(tempfile.gettempdir(), "nats", STORE_SUBDIR)
         self.domain = opts.jetstream_domain
         self.strict = opts.jetstream_strict
+        self.duplicates_limit = int(opts.jetstream_duplicate_window * 1e9)   # jetstream.limits
         self.sync_policy = sync_policy(opts.jetstream_sync)
         self.max_memory = opts.jetstream_max_memory
         self.max_store = opts.jetstream_max_store

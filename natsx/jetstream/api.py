@@ -19,13 +19,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import Any, Callable, Optional
 
 from natsx.gofmt import go_json
 from natsx.jetstream.errors import ApiError
+from natsx.jetstream.host import JetStreamHost
 
-if TYPE_CHECKING:
-    from natsx.jetstream import JetStream
 
 API_PREFIX = "$JS.API."
 RESPONSE_TYPE_PREFIX = "io.nats.jetstream.api.v1."
@@ -64,7 +63,7 @@ class ApiRequest:
     deferred: bool = field(default=False)
 
     @property
-    def js(self) -> "JetStream":
+    def js(self) -> JetStreamHost:
         return self.router.js
 
     def json(self, go_type: str = "") -> dict[str, Any]:
@@ -86,7 +85,7 @@ class ApiRequest:
 
 
 class ApiRouter:
-    def __init__(self, js: "JetStream") -> None:
+    def __init__(self, js: JetStreamHost) -> None:
         self.js = js
         self.routes: list[Route] = []
         self.total = 0     # requests answered ($JS.API.INFO "api.total")

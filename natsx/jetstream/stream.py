@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import xxhash
 
@@ -24,11 +24,10 @@ from natsx._core.stream import StreamIngest
 from natsx._core.sublist import Subscription
 from natsx.gofmt import go_time
 from natsx.jetstream import config as streamcfg
+from natsx.jetstream.host import JetStreamHost
 from natsx.store import FileStore, MemStore, StoreConfig
 from natsx.store.base import BaseStore
 
-if TYPE_CHECKING:
-    from natsx.jetstream import JetStream
 
 META_FILE = "meta.inf"
 META_SUM_FILE = "meta.sum"
@@ -101,7 +100,7 @@ class Stream:
     """One stream of the global account. `offline_reason` is set (and `store` is None) for a stream
     whose metadata could not be read back: it is listed, never served, never deleted by natsx."""
 
-    def __init__(self, js: "JetStream", name: str, config: dict[str, Any] | None, created_ns: int,
+    def __init__(self, js: JetStreamHost, name: str, config: dict[str, Any] | None, created_ns: int,
                  directory: str | None, store: BaseStore | None, offline_reason: str = "") -> None:
         self.js = js
         self.name = name
@@ -115,7 +114,7 @@ class Stream:
 
     # -- creation and recovery -------------------------------------------------------------------
     @classmethod
-    def create(cls, js: "JetStream", cfg: dict[str, Any]) -> "Stream":
+    def create(cls, js: JetStreamHost, cfg: dict[str, Any]) -> "Stream":
         created = time.time_ns()
         sync, interval = js.sync_policy
         if cfg["storage"] == "memory":
@@ -132,7 +131,7 @@ class Stream:
         return stream
 
     @classmethod
-    def recover(cls, js: "JetStream", directory: str) -> "Stream":
+    def recover(cls, js: JetStreamHost, directory: str) -> "Stream":
         name = os.path.basename(directory)
         try:
             cfg, created = read_metadata(directory)

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any
 from natsx.jetstream import account, config as streamcfg
 from natsx.jetstream.api import ApiRouter, decode_json
 from natsx.jetstream.errors import ApiError, invalid_config
+from natsx.jetstream.host import JetStreamHost
 from natsx.jetstream.stream import Stream
 
 if TYPE_CHECKING:
-    from natsx.jetstream import JetStream
     from natsx.jetstream.api import ApiRequest
 
 NAMES_LIMIT = 1024       # JSApiNamesLimit
@@ -42,7 +42,7 @@ def _config_body(req: "ApiRequest") -> dict[str, Any]:
     return streamcfg.decode(body)
 
 
-def _stream(js: "JetStream", name: str, online: bool = True) -> Stream:
+def _stream(js: JetStreamHost, name: str, online: bool = True) -> Stream:
     stream = js.streams.get(name)
     if stream is None:
         raise ApiError.of("JSStreamNotFoundErr")
@@ -51,14 +51,14 @@ def _stream(js: "JetStream", name: str, online: bool = True) -> Stream:
     return stream
 
 
-def _checked(js: "JetStream", cfg: dict[str, Any]) -> dict[str, Any]:
+def _checked(js: JetStreamHost, cfg: dict[str, Any]) -> dict[str, Any]:
     lim = js.limits
-    return streamcfg.check(cfg, max_bytes_required=lim.max_bytes_required,
+    return streamcfg.check(cfg, duplicates_limit=js.duplicates_limit, max_bytes_required=lim.max_bytes_required,
                            max_stream_bytes=lim.max_stream_bytes(cfg["storage"] or "file"),
                            lookup=js.lookup_config)
 
 
-def _check_overlap(js: "JetStream", cfg: dict[str, Any]) -> None:
+def _check_overlap(js: JetStreamHost, cfg: dict[str, Any]) -> None:
     for name, other in js.streams.items():
         if name != cfg["name"] and other.config is not None and \
                 streamcfg.overlapping(cfg["subjects"] or [], other.config["subjects"] or []):
@@ -67,7 +67,7 @@ def _check_overlap(js: "JetStream", cfg: dict[str, Any]) -> None:
 
 # -- create / update ------------------------------------------------------------------------------
 
-def decide_create(js: "JetStream", name: str, cfg: dict[str, Any]) -> tuple[dict[str, Any], Stream | None]:
+def decide_create(js: JetStreamHost, name: str, cfg: dict[str, Any]) -> tuple[dict[str, Any], Stream | None]:
     """(the stream's config, the existing stream if the request repeats its config)."""
     if name != cfg["name"]:
         raise ApiError.of("JSStreamMismatchErr")
@@ -95,7 +95,7 @@ def decide_create(js: "JetStream", name: str, cfg: dict[str, Any]) -> tuple[dict
     return checked, None
 
 
-def apply_create(js: "JetStream", cfg: dict[str, Any]) -> Stream:
+def apply_create(js: JetStreamHost, cfg: dict[str, Any]) -> Stream:
     try:
         stream = Stream.create(js, cfg)
     except OSError as exc:
@@ -114,7 +114,7 @@ def handle_create(req: "ApiRequest") -> dict[str, Any]:
     return info
 
 
-def decide_update(js: "JetStream", name: str, cfg: dict[str, Any]) -> tuple[Stream, dict[str, Any]]:
+def decide_update(js: JetStreamHost, name: str, cfg: dict[str, Any]) -> tuple[Stream, dict[str, Any]]:
     if name != cfg["name"]:
         raise ApiError.of("JSStreamMismatchErr")
     stream = _stream(js, name)
@@ -127,7 +127,7 @@ def decide_update(js: "JetStream", name: str, cfg: dict[str, Any]) -> tuple[Stre
     return stream, checked
 
 
-def apply_update(js: "JetStream", stream: Stream, cfg: dict[str, Any]) -> None:
+def apply_update(js: JetStreamHost, stream: Stream, cfg: dict[str, Any]) -> None:
     if cfg["subjects"] != (stream.config or {}).get("subjects"):
         js.detach(stream)
         stream.apply_config(cfg)
@@ -177,7 +177,7 @@ def _page(names: list[str], offset: int, limit: int) -> tuple[int, list[str]]:
     return offset, names[offset:offset + limit]
 
 
-def _matching_names(js: "JetStream", subject: str) -> list[str]:
+def _matching_names(js: JetStreamHost, subject: str) -> list[str]:
     names = sorted(js.streams)
     if not subject:
         return names
@@ -220,7 +220,7 @@ def handle_delete(req: "ApiRequest") -> dict[str, Any]:
     return {"success": True}
 
 
-def decide_purge(js: "JetStream", name: str, body: dict[str, Any]) -> tuple[Stream, dict[str, Any]]:
+def decide_purge(js: JetStreamHost, name: str, body: dict[str, Any]) -> tuple[Stream, dict[str, Any]]:
     seq = _int(body, "seq", "JSApiStreamPurgeRequest", "uint64")
     keep = _int(body, "keep", "JSApiStreamPurgeRequest", "uint64")
     if seq > 0 and keep > 0:

@@ -190,3 +190,12 @@ async def test_consumers_are_not_faked(tmp_path):
         await nc.close()
     finally:
         srv.stop(signal.SIGTERM)
+
+
+async def test_server_duplicate_window_limit(pair):
+    ref, cand = pair.start(config='jetstream { store_dir: "<store>", limits { duplicate_window: "1m" } }')
+    await compare(ref, cand, [
+        (f"{API}STREAM.CREATE.W", {"name": "W"}),                                 # defaults to 1m
+        (f"{API}STREAM.CREATE.X", {"name": "X", "duplicate_window": 120_000_000_000}),
+        (f"{API}STREAM.CREATE.Y", {"name": "Y", "duplicate_window": 30_000_000_000}),
+    ])
