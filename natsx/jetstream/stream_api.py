@@ -7,7 +7,6 @@ later sit between the two.
 """
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from natsx.jetstream import account, config as streamcfg
@@ -37,9 +36,13 @@ def _body(req: "ApiRequest", known: tuple[str, ...], go_type: str) -> dict[str, 
     return body
 
 
-def _config_body(req: "ApiRequest") -> dict[str, Any]:
+def _config_body(req: "ApiRequest") -> tuple[dict[str, Any], bool]:
+    """(the decoded StreamConfig, the request's pedantic flag: refuse rather than adjust)."""
     body = _body(req, tuple(f for f, _, _ in streamcfg.FIELDS) + ("pedantic",), "StreamConfigRequest")
-    return streamcfg.decode(body)
+    pedantic = body.get("pedantic", False)
+    if not isinstance(pedantic, bool):
+        raise streamcfg.unmarshal_error(pedantic, "StreamConfigRequest", "pedantic", "bool")
+    return streamcfg.decode(body), pedantic
 
 
 def _stream(js: JetStreamHost, name: str, online: bool = True) -> Stream:
@@ -51,9 +54,9 @@ def _stream(js: JetStreamHost, name: str, online: bool = True) -> Stream:
     return stream
 
 
-def _checked(js: JetStreamHost, cfg: dict[str, Any]) -> dict[str, Any]:
+def _checked(js: JetStreamHost, cfg: dict[str, Any], pedantic: bool) -> dict[str, Any]:
     lim = js.limits
-    return streamcfg.check(cfg, duplicates_limit=js.duplicates_limit, max_bytes_required=lim.max_bytes_required,
+    return streamcfg.check(cfg, pedantic=pedantic, duplicates_limit=js.duplicates_limit, max_bytes_required=lim.max_bytes_required,
                            max_stream_bytes=lim.max_stream_bytes(cfg["storage"] or "file"),
                            lookup=js.lookup_config)
 
@@ -67,7 +70,8 @@ def _check_overlap(js: JetStreamHost, cfg: dict[str, Any]) -> None:
 
 # -- create / update ------------------------------------------------------------------------------
 
-def decide_create(js: JetStreamHost, name: str, cfg: dict[str, Any]) -> tuple[dict[str, Any], Stream | None]:
+def decide_create(js: JetStreamHost, name: str, cfg: dict[str, Any],
+                  pedantic: bool = False) -> tuple[dict[str, Any], Stream | None]:
     """(the stream's config, the existing stream if the request repeats its config)."""
     if name != cfg["name"]:
         raise ApiError.of("JSStreamMismatchErr")
@@ -79,7 +83,7 @@ def decide_create(js: JetStreamHost, name: str, cfg: dict[str, Any]) -> tuple[di
         raise invalid_config("stream has no mirror but does have mirror direct")
     if js.limits.max_streams > 0 and name not in js.streams and len(js.streams) >= js.limits.max_streams:
         raise ApiError.of("JSMaximumStreamsLimitErr")
-    checked = _checked(js, cfg)
+    checked = _checked(js, cfg, pedantic)
     if checked["num_replicas"] > 1:
         raise ApiError.of("JSStreamReplicasNotSupportedErr")
     streamcfg.stamp_metadata(checked)
@@ -107,19 +111,20 @@ def apply_create(js: JetStreamHost, cfg: dict[str, Any]) -> Stream:
 
 
 def handle_create(req: "ApiRequest") -> dict[str, Any]:
-    cfg, existing = decide_create(req.js, _name(req), _config_body(req))
+    cfg, existing = decide_create(req.js, _name(req), *_config_body(req))
     stream = existing if existing is not None else apply_create(req.js, cfg)
     info, _ = stream.info()
     info["did_create"] = True
     return info
 
 
-def decide_update(js: JetStreamHost, name: str, cfg: dict[str, Any]) -> tuple[Stream, dict[str, Any]]:
+def decide_update(js: JetStreamHost, name: str, cfg: dict[str, Any],
+                  pedantic: bool = False) -> tuple[Stream, dict[str, Any]]:
     if name != cfg["name"]:
         raise ApiError.of("JSStreamMismatchErr")
     stream = _stream(js, name)
     assert stream.config is not None
-    checked = _checked(js, cfg)
+    checked = _checked(js, cfg, pedantic)
     streamcfg.check_update(stream.config, checked)
     streamcfg.stamp_metadata(checked)
     _check_overlap(js, checked)
@@ -138,7 +143,7 @@ def apply_update(js: JetStreamHost, stream: Stream, cfg: dict[str, Any]) -> None
 
 
 def handle_update(req: "ApiRequest") -> dict[str, Any]:
-    stream, cfg = decide_update(req.js, _name(req), _config_body(req))
+    stream, cfg = decide_update(req.js, _name(req), *_config_body(req))
     apply_update(req.js, stream, cfg)
     info, _ = stream.info()
     return info
@@ -164,10 +169,7 @@ def _int(body: dict[str, Any], key: str, struct: str, go_type: str = "int") -> i
         return 0
     if isinstance(v, bool) or not isinstance(v, (int, float)) or v != int(v) or \
             (go_type == "uint64" and v < 0):
-        kind = "number " + json.dumps(v) if isinstance(v, (int, float)) and not isinstance(v, bool) \
-            else {str: "string", bool: "bool", list: "array", dict: "object"}.get(type(v), "value")
-        raise ApiError.of("JSInvalidJSONErr", err=f"json: cannot unmarshal {kind} into Go struct field "
-                          f"{struct}.{key} of type {go_type}")
+        raise streamcfg.unmarshal_error(v, struct, key, go_type)
     return int(v)
 
 
