@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from typing import Any
 
@@ -163,18 +164,12 @@ class Stream:
             self.store.close()
 
     def delete(self) -> None:
+        """Remove the stream and its files (an explicit STREAM.DELETE; natsx never deletes on its
+        own, a damaged stream included)."""
         if self.store is not None and not self.store.closed:
             self.store.delete()
         if self.directory is not None:
-            for name in (META_FILE, META_SUM_FILE):
-                try:
-                    os.unlink(os.path.join(self.directory, name))
-                except FileNotFoundError:
-                    pass
-            try:
-                os.rmdir(self.directory)
-            except OSError as exc:   # leftovers natsx did not write are not natsx's to remove
-                self.js.log.warn(f"JetStream stream directory {self.directory} not removed: {exc.strerror}")
+            shutil.rmtree(self.directory, ignore_errors=True)
 
     # -- info --------------------------------------------------------------------------------------
     def state_json(self, deleted_details: bool = False, subjects_filter: str = "",

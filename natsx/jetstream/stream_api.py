@@ -213,12 +213,18 @@ def handle_list(req: "ApiRequest") -> dict[str, Any]:
 
 # -- delete / purge ------------------------------------------------------------------------------
 
-def handle_delete(req: "ApiRequest") -> dict[str, Any]:
-    js = req.js
-    stream = _stream(js, _name(req), online=False)    # an explicit delete may remove a damaged stream
+def decide_delete(js: JetStreamHost, name: str) -> Stream:
+    return _stream(js, name, online=False)     # an explicit delete may remove a damaged stream
+
+
+def apply_delete(js: JetStreamHost, stream: Stream) -> None:
     js.detach(stream)
     del js.streams[stream.name]
     stream.delete()
+
+
+def handle_delete(req: "ApiRequest") -> dict[str, Any]:
+    apply_delete(req.js, decide_delete(req.js, _name(req)))
     return {"success": True}
 
 

@@ -143,3 +143,16 @@ async def test_metadata_is_plain_json_with_its_checksum(natsx_js):
     assert "_nats.ver" not in meta["config"]["metadata"]    # dynamic keys are never stored
     assert len((streams / "F" / "meta.sum").read_text()) == 16
     assert not os.path.exists(streams / "MEM")
+
+
+async def test_explicit_delete_of_a_damaged_stream(natsx_js):
+    srv, streams = natsx_js
+    await fill(srv)
+    srv.stop()
+    (streams / "F" / "meta.sum").write_text("0" * 16)
+    srv.restart()
+    assert (await api(srv, "STREAM.INFO.F"))["error"]["err_code"] == 10194
+    assert (await api(srv, "STREAM.DELETE.F"))["success"] is True
+    assert not (streams / "F").exists()
+    srv.restart()
+    assert (await api(srv, "STREAM.NAMES"))["streams"] is None
