@@ -6,18 +6,16 @@ import logging
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
-from libc.stdlib cimport free, malloc, realloc
+from libc.stdlib cimport free, malloc
 from libc.string cimport memcmp, memcpy, memmove
 from posix.time cimport CLOCK_REALTIME, clock_gettime, timespec
 
-from natsx._core.account cimport Account
-from natsx._core.conn cimport ServerCore
-from natsx._core.dedupe cimport DedupeTable
-from natsx._core.msglog cimport MsgLog, Slot
-
+# (Account, ServerCore, DedupeTable, MsgLog, Subscriber, Subscription: cimported by stream.pxd)
+from natsx._core.buf cimport grow
+from natsx._core.msglog cimport Slot
 from natsx._core.record cimport xxh3_fn, xxh3_fn_t
-from natsx._core.sublist cimport Sublist, SublistResult, Subscriber, Subscription
-from natsx._core.subjidx cimport SID_NONE, SubjectIndex
+from natsx._core.sublist cimport SublistResult
+from natsx._core.subjidx cimport SID_NONE
 
 log = logging.getLogger("natsx.jetstream")
 
@@ -232,17 +230,8 @@ cdef inline int64_t now_ns() noexcept nogil:
 # -- growable byte buffers ------------------------------------------------------------------------
 
 cdef int buf_reserve(Buf* b, size_t extra) except -1:
-    cdef size_t cap
-    cdef char* p
-    if b.len + extra <= b.cap:
-        return 0
-    cap = b.cap * 2 if b.cap else 256
-    while cap < b.len + extra:
-        cap *= 2
-    p = <char*>realloc(b.p, cap)
-    if p == NULL:
-        raise MemoryError()
-    b.p, b.cap = p, cap
+    if b.len + extra > b.cap:
+        grow(<void**>&b.p, &b.cap, b.len + extra, 256, 1)
     return 0
 
 

@@ -22,28 +22,16 @@ from natsx.store import filestore as filestore_mod
 N = 2000
 
 
-class GatedFsync:
-    """The store's fdatasync runner, held shut until open(): nothing may be acked meanwhile."""
-
-    def __init__(self, real):
-        self.real = real
-        self.gate = threading.Event()
-        self.started = 0
-        self.finished = 0
-
-    def __call__(self, fds, dirfd):
-        self.started += 1
-        self.gate.wait(20)
-        self.real(fds, dirfd)
-        self.finished += 1
-
-    def open(self):
-        self.gate.set()
-
-
 async def test_acks_are_sent_only_after_the_fdatasync_that_covers_them(tmp_path, monkeypatch):
-    fsync = GatedFsync(filestore_mod._fsync_all)
-    monkeypatch.setattr(filestore_mod, "_fsync_all", fsync)
+    real_fsync, gate, syncs = filestore_mod._fsync_all, threading.Event(), []
+
+    def held_fsync(fds, dirfd):   # every fdatasync waits for the gate: nothing may be acked before
+        syncs.append("started")
+        gate.wait(20)
+        real_fsync(fds, dirfd)
+        syncs.append("finished")
+
+    monkeypatch.setattr(filestore_mod, "_fsync_all", held_fsync)
     async with natsx.Server(port=0, host="127.0.0.1") as srv:
         stream = NatsxStream(srv, {"name": "D", "subjects": ["d.>"]}, tmp_path / "D")
         store = stream.store
@@ -70,9 +58,9 @@ async def test_acks_are_sent_only_after_the_fdatasync_that_covers_them(tmp_path,
             await wait_until(lambda: store.committed_seq == N, what="all batches written")
             await nc.flush()
             # Everything is in the file (page cache), nothing is acked: the fsync is held.
-            assert fsync.started >= 1 and fsync.finished == 0
+            assert syncs and "finished" not in syncs
             assert acks == [] and stream.ingest.acks_pending == N and store.durable_seq == 0
-            fsync.open()
+            gate.set()
             await wait_until(lambda: len(acks) == N, what="every ack")
         finally:
             await nc.close()
