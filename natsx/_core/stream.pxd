@@ -26,7 +26,10 @@
 #   reconfigure(config)   apply a changed config (same keys); the store's limits via store.update_config
 #   close()               stop accepting (later publishes get no ack), release pending acks' memory
 #   subscribe(subject) / the caller inserts Subscription(subject, sid, ingest) in the account's sublist
+#   dedupe_seq(msg_id) -> int  the sequence a Nats-Msg-Id is a duplicate of now (0: none)
 #   last_seq, last_msg_id, dedupe_count, acks_pending, acks_sent, stored, errors, duplicates
+#   rebuild_dedupe() -> int   reload the window from the store (done by the constructor)
+#   expire_dedupe()           drop ids past the window (for a timer; lookups expire too)
 #   process(subject, payload, reply=None, hdr=None)   one message from Python (internal publishes,
 #                                                     tests); same path as deliver()
 
@@ -89,7 +92,6 @@ cdef class StreamIngest(Subscriber):
     cdef uint64_t _last_of_filter(self, bytes flt) except? 0
     cdef int _limit_error(self, const char* subj, size_t sl, size_t hl, size_t ml, bint rollup) noexcept
     cdef int _rollup(self, const char* subject, Py_ssize_t subject_len, bint all) except -1
-    cdef int64_t _ts(self, uint64_t seq) noexcept
     # acks
     cdef int _wrong_last(self, const char* reply, Py_ssize_t reply_len, uint64_t seq) except -1
     cdef int _err(self, const char* reply, Py_ssize_t reply_len, int code, int err_code,

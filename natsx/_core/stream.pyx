@@ -13,7 +13,7 @@ from posix.time cimport CLOCK_REALTIME, clock_gettime, timespec
 # (Account, ServerCore, DedupeTable, MsgLog, Subscriber, Subscription: cimported by stream.pxd)
 from natsx._core.buf cimport grow
 from natsx._core.msglog cimport Slot
-from natsx._core.record cimport xxh3_fn, xxh3_fn_t
+from natsx._core.record cimport MsgView, xxh3_fn, xxh3_fn_t
 from natsx._core.sublist cimport SublistResult
 from natsx._core.subjidx cimport SID_NONE
 
@@ -403,42 +403,46 @@ cdef class StreamIngest(Subscriber):
 
     def rebuild_dedupe(self):
         """Reload the duplicate window from the stored messages' Nats-Msg-Id headers (as
-        nats-server's rebuildDedupe on open): every message younger than the window."""
+        nats-server's rebuildDedupe on open): every message younger than the window, in C.
+        Returns how many ids were loaded."""
+        cdef MsgLog st = self.store
         cdef int64_t now = now_ns(), window = self.dd.window_ns
-        cdef uint64_t seq, first
+        cdef uint64_t seq, start, last = st.last_seq
+        cdef Slot* slot
+        cdef MsgView mv
         cdef HdrVal hv[H_COUNT]
+        cdef size_t n = 0
         self.dd.clear_all()
         self.last_msg_id.len = 0
-        if window <= 0 or self.store.msgs == 0:
+        if window <= 0 or st.msgs == 0:
             return 0
-        first = self.store.first_seq
-        seq = self.store.last_seq
-        # the oldest sequence inside the window (timestamps ascend with sequences)
-        while seq > first and self._ts(seq - 1) >= now - window:
+        # the oldest stored sequence inside the window (timestamps ascend with sequences;
+        # removed sequences are skipped)
+        start = last + 1
+        seq = last
+        while seq >= st.first_seq and seq > 0:
+            slot = st._slot(seq)
+            if slot != NULL and slot.sid != SID_NONE:
+                if slot.ts <= now - window:
+                    break
+                start = seq
             seq -= 1
-        if self._ts(seq) < now - window:
-            seq += 1
-        n = 0
-        for s in range(seq, self.store.last_seq + 1):
-            try:
-                m = self.store_py.load(s)
-            except Exception:
+        for seq in range(start, last + 1):
+            if not st.view(seq, &mv):
                 continue
-            mid = b""
-            if m.hdr:
-                parse_headers(PyBytes_AS_STRING(m.hdr), PyBytes_GET_SIZE(m.hdr), hv)
+            if mv.hdr_len:
+                parse_headers(mv.hdr, mv.hdr_len, hv)
                 if present(&hv[<int>H_MSG_ID]):
-                    mid = PyBytes_FromStringAndSize(hv[<int>H_MSG_ID].p, hv[<int>H_MSG_ID].n)
-                    self.dd.insert(mid, len(mid), m.seq, m.ts)
+                    self.dd.insert(hv[<int>H_MSG_ID].p, hv[<int>H_MSG_ID].n, mv.seq, mv.ts)
                     n += 1
-            if s == self.store.last_seq:
-                self.last_msg_id.len = 0
-                buf_put(&self.last_msg_id, mid, len(mid))
+                    if seq == last:
+                        buf_put(&self.last_msg_id, hv[<int>H_MSG_ID].p, hv[<int>H_MSG_ID].n)
         return n
 
-    cdef int64_t _ts(self, uint64_t seq) noexcept:
-        cdef Slot* s = self.store._slot(seq)
-        return s.ts if s != NULL else 0
+    def expire_dedupe(self):
+        """Drop the ids that left the window (lookups do this too; a timer may call it so that
+        dedupe_count and memory follow the window when no ids arrive)."""
+        self.dd.expire(now_ns())
 
     # -- per message ---------------------------------------------------------------------------
 
@@ -549,6 +553,8 @@ cdef class StreamIngest(Subscriber):
                     return 0
             v = &hv[<int>H_EXP_LAST_MSG_ID]
             if present(v) and (v.n != self.last_msg_id.len or memcmp(v.p, self.last_msg_id.p, v.n) != 0):
+                if reply_len == 0:
+                    return self._err(reply, 0, 0, 0, NULL, 0)
                 self.out.len = 0
                 buf_put(&self.out, b"wrong last msg ID: ", 19)
                 buf_put(&self.out, self.last_msg_id.p, self.last_msg_id.len)
@@ -562,6 +568,8 @@ cdef class StreamIngest(Subscriber):
                 elif v.n == 3 and (v.p[0] | 32) == c'a' and (v.p[1] | 32) == c'l' and (v.p[2] | 32) == c'l':
                     rollup = 2
                 else:
+                    if reply_len == 0:
+                        return self._err(reply, 0, 0, 0, NULL, 0)
                     self.out.len = 0
                     buf_put(&self.out, b"rollup value invalid: ", 22)
                     buf_reserve(&self.arena, v.n)   # scratch for the lowercased value
@@ -681,6 +689,8 @@ cdef class StreamIngest(Subscriber):
     # -- acks -----------------------------------------------------------------------------------
 
     cdef int _wrong_last(self, const char* reply, Py_ssize_t reply_len, uint64_t seq) except -1:
+        if reply_len == 0:
+            return self._err(reply, 0, 0, 0, NULL, 0)
         self.out.len = 0
         buf_put(&self.out, b"wrong last sequence: ", 21)
         buf_u64(&self.out, seq)
@@ -688,6 +698,10 @@ cdef class StreamIngest(Subscriber):
 
     cdef int _err(self, const char* reply, Py_ssize_t reply_len, int code, int err_code,
                   const char* desc, size_t desc_len) except -1:
+        if reply_len == 0:
+            # nothing to answer; self.out untouched (this may run nested inside an ack's delivery)
+            self.errors += 1
+            return 0
         self.out.len = 0
         buf_put(&self.out, desc, desc_len)
         return self._err_buf(reply, reply_len, code, err_code)
@@ -861,6 +875,10 @@ cdef class StreamIngest(Subscriber):
     @property
     def dedupe_count(self) -> int:
         return len(self.dd)
+
+    def dedupe_seq(self, bytes msg_id not None) -> int:
+        """The sequence msg_id would be answered as a duplicate of now, 0 if none."""
+        return self.dd.lookup(msg_id, len(msg_id), now_ns())
 
     @property
     def acks_pending(self) -> int:

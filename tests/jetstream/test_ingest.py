@@ -235,3 +235,25 @@ async def test_reconfigure_and_close(tmp_path):
         finally:
             await nc.close()
             stream.close()
+
+
+def test_window_rebuild_skips_removed_messages(tmp_path):
+    """Removed messages' ids are not in the rebuilt window (nats-server loads only what is
+    stored), nor is the last id when the last message went."""
+    from natsx._core.conn import ServerCore
+    from natsx._core.sublist import Sublist
+
+    store = FileStore(tmp_path / "X")
+    for i in range(1, 6):
+        store.append(b"x", b"%d" % i, b"NATS/1.0\r\nNats-Msg-Id: id%d\r\n\r\n" % i)
+    store.remove(2)
+    store.remove(5)
+    store.close()
+    store = FileStore(tmp_path / "X")
+    try:
+        ingest = StreamIngest(ServerCore(Sublist()), store, b"X")
+        assert ingest.dedupe_count == 3 and ingest.last_msg_id == b""
+        table = {m: ingest.dedupe_seq(m) for m in (b"id1", b"id2", b"id3", b"id4", b"id5")}
+        assert table == {b"id1": 1, b"id2": 0, b"id3": 3, b"id4": 4, b"id5": 0}
+    finally:
+        store.close()

@@ -137,6 +137,13 @@ CASES: dict[str, tuple[dict, list]] = {
         Pub("s.d", b"ok", {"Nats-Msg-Id": "A"}),
         Pub("s.d", b"ok", {"Nats-Msg-Id": "new"}),
     ]),
+    # The stream captures its own acks' reply subject: each ack is stored too (nested delivery).
+    "acks_captured_by_the_stream": (cfg(subjects=["s.>", "r.>"]), [
+        Pub("s.a", b"1", reply="r.1"), Pub("s.a", b"2", {"Nats-Expected-Stream": "T"}, reply="r.2"),
+        Pub("s.a", b"3", {"Nats-Msg-Id": "d"}, reply="r.3"), Pub("s.a", b"4", {"Nats-Msg-Id": "d"}, reply="r.4"),
+        Pub("s.a", b"", {"Nats-Expected-Last-Sequence": "0"}),
+        Pub("s.a", b"", {"Nats-Expected-Last-Subject-Sequence": "0",
+                         "Nats-Expected-Last-Subject-Sequence-Subject": "r.*"})]),
     "rollup_with_discard_new_per_subject": (
         cfg(allow_rollup_hdrs=True, max_msgs_per_subject=1, discard="new", discard_new_per_subject=True),
         [Pub("s.a", b"1"), Pub("s.a", b"2"), Pub("s.a", b"3", {"Nats-Rollup": "sub"}),
