@@ -10,11 +10,14 @@
 # runs once per input batch: MsgLog.commit_c() (the group commit: one fdatasync per loop iteration,
 # off-thread), then the acks that are durable go out; the rest are released by one Python callback
 # per group commit (the store's durable() future), never per message.
+# Nats-Required-Api-Level is not checked on a plain publish: nats-server 2.15 ignores it there
+# (measured) and stores it as any header. Full stream config validation is the control plane's.
 #
 # Python face (what natsx.jetstream's Stream object uses):
 #
 #   StreamIngest(core: ServerCore, store: FileStore | MemStore, name: bytes,
-#                config: Mapping[str, object] | None = None, domain: bytes | None = None)
+#                config: Mapping[str, object] | None = None, domain: bytes | None = None,
+#                account: Account | None = None)   # acks go through account's sublist ($G)
 #       config holds nats-server StreamConfig JSON fields; the ones read here: max_msg_size,
 #       sealed, no_ack, allow_rollup_hdrs, deny_purge, duplicate_window (ns), storage,
 #       allow_msg_ttl, allow_msg_counter, allow_atomic, allow_batched, allow_msg_schedules
@@ -25,7 +28,8 @@
 #       headers inside the window (restart: nothing else to persist).
 #   reconfigure(config)   apply a changed config (same keys); the store's limits via store.update_config
 #   close()               stop accepting (later publishes get no ack), release pending acks' memory
-#   subscribe(subject) / the caller inserts Subscription(subject, sid, ingest) in the account's sublist
+#   wiring: the caller inserts Subscription(subject, sid, ingest) per stream subject in the
+#   account's sublist (and removes them before close()); the kernel does not subscribe itself.
 #   dedupe_seq(msg_id) -> int  the sequence a Nats-Msg-Id is a duplicate of now (0: none)
 #   last_seq, last_msg_id, dedupe_count, acks_pending, acks_sent, stored, errors, duplicates
 #   rebuild_dedupe() -> int   reload the window from the store (done by the constructor)
