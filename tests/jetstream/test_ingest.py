@@ -257,3 +257,20 @@ def test_window_rebuild_skips_removed_messages(tmp_path):
         assert table == {b"id1": 1, b"id2": 0, b"id3": 3, b"id4": 4, b"id5": 0}
     finally:
         store.close()
+
+
+async def test_process_is_the_same_path_from_python():
+    """process(): what the control plane uses for server-side publishes; the ack goes through the
+    sublist like any other."""
+    async with natsx.Server(port=0, host="127.0.0.1") as srv:
+        got = []
+        srv.subscribe_internal("reply.1", lambda sub, subject, reply, hdr, payload: got.append(payload))
+        ingest = StreamIngest(srv.core, MemStore(), b"P", domain=b"D")
+        ingest.process(b"p.a", b"x", b"reply.1", b"NATS/1.0\r\nNats-Msg-Id: 1\r\n\r\n")
+        ingest.process(b"p.a", b"x", b"reply.1", b"NATS/1.0\r\nNats-Msg-Id: 1\r\n\r\n")
+        ingest.process(b"p.a", b"x", b"reply.1", b"NATS/1.0\r\nNats-Expected-Stream: Q\r\n\r\n")
+        assert got == [b'{"stream":"P","domain":"D","seq":1}',
+                       b'{"stream":"P","domain":"D","seq":1,"duplicate": true}',
+                       b'{"error":{"code":400,"err_code":10060,"description":"expected stream does not match"},'
+                       b'"stream":"P","seq":0}']
+        assert (ingest.stored, ingest.duplicates, ingest.errors, ingest.acks_sent) == (1, 1, 1, 3)
