@@ -94,6 +94,20 @@ CASES: dict[str, tuple[dict, list]] = {
     "max_msgs_discard_old": (cfg(max_msgs=2), [Pub("s.a"), Pub("s.b"), Pub("s.c"),
                                                Pub("s.a", b"", {"Nats-Expected-Last-Subject-Sequence": "1"})]),
     "max_bytes_discard_new": (cfg(max_bytes=100, discard="new"), [Pub("s.a", b"x" * 20) for _ in range(4)]),
+    "memory_max_bytes_discard_new": (cfg(storage="memory", max_bytes=100, discard="new"),
+                                     [Pub("s.a", b"x" * 20) for _ in range(5)]),
+    "memory_per_subject_replaces_bytes": (
+        cfg(storage="memory", max_bytes=120, max_msgs_per_subject=1, discard="new"),
+        [Pub("s.a", b"x" * 40), Pub("s.b", b"x" * 40), Pub("s.a", b"x" * 40), Pub("s.a", b"x" * 41),
+         Pub("s.c", b"x")]),
+    "file_per_subject_replaces_bytes": (
+        cfg(max_bytes=200, max_msgs_per_subject=1, discard="new"),
+        [Pub("s.a", b"x" * 40), Pub("s.b", b"x" * 40), Pub("s.a", b"x" * 40), Pub("s.a", b"x" * 41),
+         Pub("s.c", b"x" * 60), Pub("s.c", b"x")]),
+    "per_subject_discard_old": (cfg(max_msgs_per_subject=2), [
+        Pub("s.a"), Pub("s.a"), Pub("s.a"),
+        Pub("s.a", b"", {"Nats-Expected-Last-Subject-Sequence": "3"}),
+        Pub("s.b", b"", {"Nats-Expected-Last-Sequence": "4"})]),
     "per_subject_discard_new": (cfg(max_msgs_per_subject=1, discard="new", discard_new_per_subject=True),
                                 [Pub("s.a"), Pub("s.a"), Pub("s.b")]),
     "per_subject_replaces": (cfg(max_msgs_per_subject=1, max_msgs=1, discard="new"),
