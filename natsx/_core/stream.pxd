@@ -99,7 +99,7 @@ cdef class StreamIngest(Subscriber):
     # acks
     cdef int _wrong_last(self, const char* reply, Py_ssize_t reply_len, uint64_t seq) except -1
     cdef int _err(self, const char* reply, Py_ssize_t reply_len, int code, int err_code,
-                  const char* desc, size_t desc_len) except -1
+                  const char* desc) except -1
     cdef int _err_buf(self, const char* reply, Py_ssize_t reply_len, int code, int err_code) except -1
     cdef int _queue_ack(self, const char* reply, Py_ssize_t reply_len, uint64_t seq, bint dup) except -1
     cdef int _send_ack(self, const char* reply, size_t reply_len, uint64_t seq, bint dup) except -1
