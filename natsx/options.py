@@ -193,7 +193,7 @@ _JETSTREAM_KEYS = frozenset(
     encryption_key prev_key prev_ek prev_encryption_key cipher extension_hint
     unique_tag max_outstanding_catchup max_buffered_size max_buffered_msgs
     request_queue_limit info_queue_limit meta_compact meta_compact_size
-    meta_compact_sync limits tpm
+    meta_compact_sync limits tpm max_concurrent_io
     """.split()
 )
 
@@ -509,6 +509,10 @@ def _process_jetstream(opts: ServerOptions, tk: Optional[Token], v: Any, col: _C
                 col.err(mtk, f"Expected 'true' or 'false' for bool value, got '{mv}'")
                 return
             opts.jetstream_strict = mv
+        elif key == "max_concurrent_io" and not (isinstance(mv, int) and not isinstance(mv, bool)
+                                                 and 4 <= mv <= 8192):
+            col.err(mtk, f'Expected an absolute size for "{mk}" between 4 and 8192, got {mv}')
+            return
         elif key == "limits" and isinstance(mv, dict):
             limits = {}
             for lk, lraw in mv.items():
