@@ -26,7 +26,7 @@ from natsx._core.sublist import Subscription
 from natsx.gofmt import go_time
 from natsx.jetstream import config as streamcfg
 from natsx.jetstream.host import JetStreamHost
-from natsx.store import FileStore, MemStore, StoreConfig
+from natsx.store import FileStore, MemStore, StoreConfig, StoreError
 from natsx.store.base import BaseStore
 
 
@@ -133,15 +133,19 @@ class Stream:
 
     @classmethod
     def recover(cls, js: JetStreamHost, directory: str) -> "Stream":
+        """The stream of a directory; offline (data untouched) if its metadata or store is damaged."""
         name = os.path.basename(directory)
         try:
             cfg, created = read_metadata(directory)
-        except MetadataError as exc:
+            if cfg["name"] != name:
+                raise MetadataError(f"stream metadata names stream {cfg['name']!r}")
+            sync, interval = js.sync_policy
+            store = FileStore(os.path.join(directory, MSGS_DIR), store_config(cfg, sync, interval))
+        except (MetadataError, StoreError, OSError) as exc:
+            reason = str(exc) if isinstance(exc, MetadataError) else f"stream store failed to open: {exc}"
             js.log.error(f"JetStream stream '$G > {name}' is damaged, left offline with its data "
-                         f"untouched: {exc}")
-            return cls(js, name, None, 0, directory, None, offline_reason=str(exc))
-        sync, interval = js.sync_policy
-        store = FileStore(os.path.join(directory, MSGS_DIR), store_config(cfg, sync, interval))
+                         f"untouched: {reason}")
+            return cls(js, name, None, 0, directory, None, offline_reason=reason)
         return cls(js, name, cfg, created, directory, store)
 
     def write_metadata(self) -> None:

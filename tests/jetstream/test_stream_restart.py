@@ -156,3 +156,16 @@ async def test_explicit_delete_of_a_damaged_stream(natsx_js):
     assert not (streams / "F").exists()
     srv.restart()
     assert (await api(srv, "STREAM.NAMES"))["streams"] is None
+
+
+async def test_metadata_of_another_stream_is_damage(natsx_js):
+    """A stream directory renamed by hand: its metadata names another stream; left offline."""
+    srv, streams = natsx_js
+    await fill(srv)
+    srv.stop()
+    (streams / "F").rename(streams / "G")
+    data_before = _snapshot(streams / "G")
+    srv.restart()
+    info = await api(srv, "STREAM.INFO.G")
+    assert info["error"]["description"] == "stream is offline: stream metadata names stream 'F'"
+    assert _snapshot(streams / "G") == data_before
