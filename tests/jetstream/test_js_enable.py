@@ -10,6 +10,8 @@ import signal
 import nats
 import pytest
 
+import natsx
+
 from conftest import NATSX, REF, RawClient, ServerProcess
 from jetstream.jsdiff import ServerPair, compare, request
 
@@ -199,3 +201,14 @@ async def test_server_duplicate_window_limit(pair):
         (f"{API}STREAM.CREATE.X", {"name": "X", "duplicate_window": 120_000_000_000}),
         (f"{API}STREAM.CREATE.Y", {"name": "Y", "duplicate_window": 30_000_000_000}),
     ])
+
+
+async def test_embedded_server_serves_jetstream(tmp_path):
+    async with natsx.Server(port=0, host="127.0.0.1", jetstream=True, store_dir=str(tmp_path)) as srv:
+        nc = await nats.connect(srv.client_url)
+        js = nc.jetstream()
+        await js.add_stream(name="EMB", subjects=["emb"])
+        assert (await js.publish("emb", b"x")).seq == 1
+        assert srv.jetstream is not None and srv.jetstream.streams["EMB"].store.msgs == 1
+        await nc.close()
+    assert (tmp_path / "jetstream" / "$G" / "streams" / "EMB" / "meta.inf").is_file()
