@@ -3,12 +3,12 @@ made in natsx.jetstream.config and the API handlers).
 
 File streams live in `<store_dir>/jetstream/$G/streams/<name>/`, as nats-server lays them out:
 
-    meta.inf   {"config": StreamConfig JSON, "created": RFC 3339}
+    meta.inf   {"config": StreamConfig JSON, "created_ns": int, "created": RFC 3339}
     meta.sum   xxh3-64 of meta.inf, 16 hex digits
     msgs/      the natsx.store.FileStore directory (blocks, index checkpoint)
 
-meta.inf and meta.sum are written to temporary names, fsync'ed and renamed, then the directory is
-fsync'ed. A meta.inf that does not match its checksum or does not decode marks the stream offline
+meta.inf and meta.sum are both written to temporary names and fsync'ed, then renamed, then the
+directory is fsync'ed (see _write_durably for the crash between the renames). A meta.inf that does not match its checksum or does not decode marks the stream offline
 (damaged) on recovery: it is reported, its data is left untouched, nothing is deleted.
 """
 from __future__ import annotations
