@@ -100,13 +100,21 @@ async def answer(nc, pub: Pub) -> bytes | None:
         await sub.unsubscribe()
 
 
+def state_of(msgs: int, nbytes: int, first_seq: int, last_seq: int, num_subjects: int) -> bytes:
+    """The stream state both sides are compared on, after the publishes (as one more answer)."""
+    return b"state msgs=%d bytes=%d first=%d last=%d subjects=%d" % (
+        msgs, nbytes, first_seq, last_seq, num_subjects)
+
+
 async def run_natsx(cfg: dict[str, Any], steps: list, directory: Path | None,
                     domain: bytes | None = None) -> list[bytes | None]:
     async with natsx.Server(port=0, host="127.0.0.1") as srv:
         stream = NatsxStream(srv, cfg, directory, domain)
         nc = await nats.connect(srv.client_url, allow_reconnect=False)
         try:
-            return [await _play(nc, step, stream.update) for step in steps]
+            out = [await _play(nc, step, stream.update) for step in steps]
+            st = stream.store.state()
+            return out + [state_of(st.msgs, st.bytes, st.first_seq, st.last_seq, st.num_subjects)]
         finally:
             await nc.close()
             stream.close()
@@ -134,6 +142,10 @@ async def run_nats_server(url: str, cfg: dict[str, Any], steps: list) -> list[by
             assert "error" not in r, r
 
         out = [await _play(nc, step, update) for step in steps]
+        info = json.loads((await nc.request(f"$JS.API.STREAM.INFO.{cfg['name']}", b"", timeout=5)).data)
+        st = info["state"]
+        out.append(state_of(st["messages"], st["bytes"], st["first_seq"], st["last_seq"],
+                            st.get("num_subjects", 0)))
         await nc.request(f"$JS.API.STREAM.DELETE.{cfg['name']}", b"", timeout=5)
         return out
     finally:
