@@ -78,6 +78,7 @@ cdef class StreamIngest(Subscriber):
     # state
     cdef Buf last_msg_id          # Nats-Msg-Id of the last stored message ("" if none)
     cdef Buf out                  # the ack being built
+    cdef Buf hdr_buf              # a header rewritten before storing (status line, Nats-Request-Info)
     cdef PendingAck* pend         # ring of acks waiting for durability
     cdef size_t pend_cap, pend_head, pend_n
     cdef Buf arena                # their reply subjects

@@ -48,6 +48,7 @@ cdef enum Hdr:
     H_SCHEDULE_NEXT
     H_SCHEDULER
     H_STREAM_SOURCE
+    H_REQUEST_INFO
     H_COUNT
 
 cdef struct HdrVal:
@@ -59,7 +60,7 @@ _HEADER_NAMES = (b"Nats-Msg-Id", b"Nats-Expected-Stream", b"Nats-Expected-Last-S
                  b"Nats-Expected-Last-Subject-Sequence-Subject", b"Nats-Expected-Last-Msg-Id",
                  b"Nats-Rollup", b"Nats-TTL", b"Nats-Incr", b"Nats-Batch-Id", b"Nats-Schedule",
                  b"Nats-Schedule-Time-Zone", b"Nats-Schedule-Next", b"Nats-Scheduler",
-                 b"Nats-Stream-Source")
+                 b"Nats-Stream-Source", b"Nats-Request-Info")
 cdef bytes _names_blob = b"".join(_HEADER_NAMES)
 cdef const char* _names = PyBytes_AS_STRING(_names_blob)
 cdef size_t _name_off[H_COUNT]
@@ -111,6 +112,45 @@ cdef inline void parse_headers(const char* h, size_t hl, HdrVal* out) noexcept:
             while i < hl and not (h[i] == c'\r' and i + 1 < hl and h[i + 1] == c'\n'):
                 i += 1
         i += 2
+
+
+cdef size_t strip_header(const char* h, size_t hl, Buf* out) except? 0:
+    """nats-server's removeHeaderStatusIfPresent then removeHeaderIfPresent(Nats-Request-Info):
+    the header a stream stores, written to out; 0 when nothing is left of it."""
+    cdef size_t i = 0, ks, ke, ls
+    out.len = 0
+    while i + 1 < hl and not (h[i] == c'\r' and h[i + 1] == c'\n'):
+        i += 1
+    if hl >= 8 and memcmp(h, b"NATS/1.0", 8) == 0 and i > 8:
+        buf_put(out, h, 8)          # the status and its description go
+    else:
+        buf_put(out, h, i)
+    while i < hl:
+        ls = i                      # at a CRLF: the end of the previous line
+        i = i + 2 if i + 2 <= hl else hl
+        ks = i
+        while i < hl and h[i] != c':' and not (h[i] == c'\r' and i + 1 < hl and h[i + 1] == c'\n'):
+            i += 1
+        ke = i
+        while i < hl and not (h[i] == c'\r' and i + 1 < hl and h[i + 1] == c'\n'):
+            i += 1
+        if not (ke - ks == 17 and ke < hl and h[ke] == c':' and memcmp(h + ks, b"Nats-Request-Info", 17) == 0):
+            buf_put(out, h + ls, i - ls)
+    if out.len <= 12:               # "NATS/1.0\r\n\r\n": no header left
+        out.len = 0
+    return out.len
+
+
+cdef inline bint needs_strip(const char* h, size_t hl, HdrVal* hv) noexcept:
+    """A status on the first line, or a Nats-Request-Info header (rare: then strip_header)."""
+    cdef size_t i = 8
+    if hv[<int>H_REQUEST_INFO].p != NULL:
+        return True
+    if hl < 10 or memcmp(h, b"NATS/1.0", 8) != 0:
+        return False
+    while i < hl and h[i] != c'\r':
+        i += 1
+    return i > 8
 
 
 cdef inline bint present(HdrVal* v) noexcept:
@@ -377,6 +417,7 @@ cdef class StreamIngest(Subscriber):
     def __dealloc__(self):
         free(self.last_msg_id.p)
         free(self.out.p)
+        free(self.hdr_buf.p)
         free(self.arena.p)
         free(self.pend)
 
@@ -473,11 +514,15 @@ cdef class StreamIngest(Subscriber):
         cdef size_t ssl
         cdef char c
 
+        if hl:
+            parse_headers(hdr, hl, hv)
+            if needs_strip(hdr, hl, hv):
+                hl = strip_header(hdr, hl, &self.hdr_buf)
+                hdr = self.hdr_buf.p
+                parse_headers(hdr, hl, hv)
         fsize = 22 + sl + ml + 8 + ((4 + hl) if hl else 0)
         if self.file_storage and fsize > FILE_MSG_TOO_LARGE:
             return self._err(reply, reply_len, 503, 10077, b"message too large")
-        if hl:
-            parse_headers(hdr, hl, hv)
         if self.sealed:
             return self._err(reply, reply_len, 400, 10109, b"invalid operation on sealed stream")
         # nats-server 2.15 checks the size before any header (measured: tests/jetstream).

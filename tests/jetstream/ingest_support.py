@@ -32,6 +32,15 @@ class Pub:
 
 
 @dataclass
+class RawPub:
+    """A publish written as raw HPUB bytes (headers nats-py would not send: a status line)."""
+
+    subject: str
+    hdr: bytes
+    data: bytes = b""
+
+
+@dataclass
 class Step:
     """Between publishes: change the stream's config (nats-server STREAM.UPDATE semantics)."""
 
@@ -120,7 +129,31 @@ async def run_natsx(cfg: dict[str, Any], steps: list, directory: Path | None,
             stream.close()
 
 
+async def raw_answer(url: str, pub: RawPub) -> bytes | None:
+    """HPUB pub on its own connection with reply "raw.ack"; the ack's payload, None if none."""
+    host, port = url.rsplit("/", 1)[1].split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        await reader.readline()  # INFO
+        total = len(pub.hdr) + len(pub.data)
+        writer.write(b'CONNECT {"verbose":false,"pedantic":false,"headers":true,"protocol":1}\r\n'
+                     b"SUB raw.ack 1\r\nHPUB %s raw.ack %d %d\r\n%s%s\r\n"
+                     % (pub.subject.encode(), len(pub.hdr), total, pub.hdr, pub.data))
+        await writer.drain()
+        try:
+            line = await asyncio.wait_for(reader.readline(), NO_ACK_WAIT * 3)
+        except asyncio.TimeoutError:
+            return None
+        assert line.startswith(b"MSG raw.ack 1 "), line
+        body = await reader.readexactly(int(line.split()[-1]) + 2)
+        return body[:-2]
+    finally:
+        writer.close()
+
+
 async def _play(nc, step, update) -> bytes | None:
+    if isinstance(step, RawPub):
+        return await raw_answer(nc.connected_url.geturl(), step)
     if isinstance(step, Step):
         await update(step.update) if asyncio.iscoroutinefunction(update) else update(step.update)
         return b"<updated>"

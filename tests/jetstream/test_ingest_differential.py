@@ -7,7 +7,7 @@ import signal
 import pytest
 
 from conftest import REF, ServerProcess
-from jetstream.ingest_support import Pub, Step, run_nats_server, run_natsx
+from jetstream.ingest_support import Pub, RawPub, Step, run_nats_server, run_natsx
 
 BASE = {"name": "S", "subjects": ["s.>"], "storage": "file"}
 
@@ -158,6 +158,14 @@ CASES: dict[str, tuple[dict, list]] = {
         Pub("s.a", b"", {"Nats-Expected-Last-Sequence": "0"}),
         Pub("s.a", b"", {"Nats-Expected-Last-Subject-Sequence": "0",
                          "Nats-Expected-Last-Subject-Sequence-Subject": "r.*"})]),
+    # Stored headers lose a status line and Nats-Request-Info, as nats-server strips them.
+    "headers_stripped_before_storing": (cfg(max_msg_size=40), [
+        RawPub("s.a", b"NATS/1.0 503 No Responders\r\nK: v\r\n\r\n"),
+        RawPub("s.b", b"NATS/1.0 503\r\n\r\n"),
+        RawPub("s.c", b"NATS/1.0\r\nNats-Request-Info: {}\r\nK: v\r\nNats-Request-Info: x\r\n\r\n"),
+        RawPub("s.d", b"NATS/1.0\r\nNats-Request-Info: {\"acc\":\"A\"}\r\n\r\n", b"x" * 30),
+        RawPub("s.e", b"NATS/1.0 100 Idle Heartbeat\r\nNats-Msg-Id: z\r\n\r\n"),
+        Pub("s.e", b"", {"Nats-Msg-Id": "z"})]),
     "rollup_with_discard_new_per_subject": (
         cfg(allow_rollup_hdrs=True, max_msgs_per_subject=1, discard="new", discard_new_per_subject=True),
         [Pub("s.a", b"1"), Pub("s.a", b"2"), Pub("s.a", b"3", {"Nats-Rollup": "sub"}),
