@@ -428,11 +428,10 @@ cdef class StreamIngest(Subscriber):
             if cfg.get(key):
                 raise ValueError(f"{key} is not supported by natsx yet")
         mms = cfg.get("max_msg_size")
-        self.max_msg_size = -1 if mms is None or mms < 0 else mms
+        self.max_msg_size = -1 if not mms or mms < 0 else mms   # 0 is unlimited too (nats-server)
         self.sealed = bool(cfg.get("sealed", False))
         self.no_ack = bool(cfg.get("no_ack", False))
         self.allow_rollup = bool(cfg.get("allow_rollup_hdrs", False)) and not cfg.get("deny_purge", False)
-        self.file_storage = cfg.get("storage", "file") == "file"
         # nats-server: an unset (0) window is 2 minutes, or max_age when that is shorter
         window = int(cfg.get("duplicate_window") or 0)
         if window <= 0:
@@ -521,7 +520,7 @@ cdef class StreamIngest(Subscriber):
                 hdr = self.hdr_buf.p
                 parse_headers(hdr, hl, hv)
         fsize = 22 + sl + ml + 8 + ((4 + hl) if hl else 0)
-        if self.file_storage and fsize > FILE_MSG_TOO_LARGE:
+        if self.store.persistent and fsize > FILE_MSG_TOO_LARGE:
             return self._err(reply, reply_len, 503, 10077, b"message too large")
         if self.sealed:
             return self._err(reply, reply_len, 400, 10109, b"invalid operation on sealed stream")

@@ -92,6 +92,7 @@ CASES: dict[str, tuple[dict, list]] = {
                                  Pub("s.a", b"", {"Nats-Required-Api-Level": "x"})]),
     "max_msg_size": (cfg(max_msg_size=10), [Pub("s.a", b"x" * 10), Pub("s.a", b"x" * 11),
                                             Pub("s.a", b"x", {"K": "v"})]),
+    "max_msg_size_zero_is_unlimited": (cfg(max_msg_size=0), [Pub("s.a", b"x" * 1000)]),
     "max_msgs_discard_new": (cfg(max_msgs=2, discard="new"), [Pub("s.a"), Pub("s.b"), Pub("s.c"),
                                                               Pub("s.a", b"", {"Nats-Msg-Id": "z"})]),
     "max_msgs_discard_old": (cfg(max_msgs=2), [Pub("s.a"), Pub("s.b"), Pub("s.c"),
