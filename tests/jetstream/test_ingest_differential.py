@@ -207,3 +207,47 @@ async def test_domain_in_success_and_duplicate_acks_only(tmp_path):
     got = await run_natsx(cfg(), steps, tmp_path / "S", domain=b"HUB")
     assert got == want
     assert b'"domain":"HUB"' in got[0] and b'"domain"' not in got[2]
+
+
+def random_publishes(seed: int, n: int) -> list[Pub]:
+    """Publishes with random mixes of every header the kernel reads, valid and not."""
+    import random
+
+    rnd = random.Random(seed)
+    palette = {
+        "Nats-Msg-Id": ["a", "b", "c", "d", ""],
+        "Nats-Expected-Stream": ["S", "T"],
+        "Nats-Expected-Last-Sequence": lambda: str(rnd.randrange(0, n)),
+        "Nats-Expected-Last-Subject-Sequence": lambda: str(rnd.randrange(0, n)),
+        "Nats-Expected-Last-Subject-Sequence-Subject": ["s.a", "s.*", "s.>"],
+        "Nats-Expected-Last-Msg-Id": ["a", "b", "c", ""],
+        "Nats-Rollup": ["sub", "all", "bad"],
+        "Nats-TTL": ["5s", "bad", "0", "00"],
+        "Nats-Incr": ["1", "x"],
+        "Nats-Batch-Id": ["b"],
+        "Nats-Schedule": ["@every 1s"],
+        "Nats-Stream-Source": ["x"],
+        "Nats-Required-Api-Level": ["0", "99"],
+    }
+    pubs = []
+    for _ in range(n):
+        headers = {}
+        for key in rnd.sample(sorted(palette), rnd.choice([0, 0, 1, 1, 2, 3])):
+            values = palette[key]
+            headers[key] = values() if callable(values) else rnd.choice(values)
+        pubs.append(Pub(rnd.choice(["s.a", "s.b", "s.c"]), b"x" * rnd.choice([0, 5, 60]), headers or None))
+    return pubs
+
+
+@pytest.mark.parametrize("seed,config", [
+    (1, cfg(allow_rollup_hdrs=True)),
+    (2, cfg(max_msgs=10, discard="new", max_msg_size=40)),
+    (3, cfg(allow_rollup_hdrs=True, max_msgs_per_subject=2, discard="new", discard_new_per_subject=True,
+            storage="memory")),
+    (4, cfg(max_bytes=600, max_msgs_per_subject=3)),
+])
+async def test_random_publishes_match_nats_server(seed, config, nats_server, tmp_path):
+    steps = random_publishes(seed, 120)
+    want = await run_nats_server(nats_server.url, config, steps)
+    got = await run_natsx(config, steps, tmp_path / "S")
+    assert got == want
