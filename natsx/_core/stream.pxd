@@ -108,4 +108,5 @@ cdef class StreamIngest(Subscriber):
     cdef int _release(self, uint64_t durable) except -1
     cdef int _compact_arena(self) except -1
     cdef int _release_durable(self) except -1
+    cdef int _write_failed(self, object exc) except -1
     cdef void _drop_pending(self) noexcept

@@ -846,9 +846,31 @@ cdef class StreamIngest(Subscriber):
         and arrange one callback for the rest."""
         if self.closed:
             return 0
-        self.store.commit_c()
+        try:
+            self.store.commit_c()
+        except Exception as exc:   # the store could not write (disk full, I/O error): per batch
+            self._write_failed(exc)
         if self.pend_n:
             self._release_durable()
+        return 0
+
+    cdef int _write_failed(self, object exc) except -1:
+        """The store took back what write(2) refused (its sequences may be assigned again): those
+        messages get no ack, as nats-server answers nothing on a store write error, and their ids
+        leave the window. What was written before stays queued for its fdatasync."""
+        cdef uint64_t last = self.store.last_seq
+        cdef size_t i, kept = 0
+        cdef PendingAck* a
+        log.error("stream %s: store write failed (%s); messages after seq %d were not stored",
+                  self.name.decode(errors="replace"), exc, last)
+        for i in range(self.pend_n):
+            a = &self.pend[(self.pend_head + i) % self.pend_cap]
+            if a.seq <= last:
+                self.pend[(self.pend_head + kept) % self.pend_cap] = a[0]
+                kept += 1
+        self.pend_n = kept
+        self.dd.drop_after(last)
+        self.last_msg_id.len = 0
         return 0
 
     cdef int _release_durable(self) except -1:
