@@ -3,6 +3,7 @@
 # Python face). Check order, error codes and ack bytes follow nats-server's
 # processJetStreamMsg (server/stream.go): the same input gives the same answer.
 import logging
+import zoneinfo
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
@@ -987,8 +988,7 @@ def _known_zone(bytes name) -> bool:
     if name in (b"UTC", b"Local"):
         return True
     try:
-        import zoneinfo
         zoneinfo.ZoneInfo(name.decode())
         return True
-    except Exception:
+    except (ValueError, OSError, zoneinfo.ZoneInfoNotFoundError):
         return False
