@@ -25,6 +25,7 @@ from natsx.jetstream.api import ApiRouter
 from natsx.jetstream.account import AccountLimits, register as register_account_api
 from natsx.jetstream.config import API_LEVEL
 from natsx.jetstream.host import ServerHost
+from natsx.jetstream import stream_api
 from natsx.jetstream.stream import Stream
 from natsx.store import SYNC_ALWAYS, SYNC_INTERVAL
 
@@ -93,7 +94,6 @@ class JetStream:
             self.max_memory = mem // 4 * 3 if mem else MAX_MEMORY_FALLBACK
         self._banner()
         self._recover()
-        from natsx.jetstream import stream_api   # the STREAM.* and CONSUMER.* handlers
         register_account_api(self.router)
         stream_api.register(self.router)
         self.router.start()
