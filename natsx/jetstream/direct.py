@@ -1,0 +1,237 @@
+"""Direct get: `$JS.API.DIRECT.GET.<stream>` (a JSON request) and
+`$JS.API.DIRECT.GET.<stream>.<subject>` (the last message of that subject), answered with the raw
+stored message and nats-server's headers and status lines (stream.go processDirectGetRequest,
+getDirectRequest, getDirectMulti).
+
+A stream with allow_direct has two queue subscriptions (group `_sys_`, as nats-server), so a stream
+without it, or no stream, gets "no responders". Python runs per request; a batch of N is N
+store loads and N publishes from Python (the store's C replay is not exposed to Python callers
+without a per-message object; a C batch reader is future work).
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Optional
+
+from natsx.gofmt import go_time
+from natsx.jetstream.getreq import (
+    MsgGetRequest, RequestDecodeError, TooManyResults, decode_get_request, load_by_seq, load_last,
+    load_next, multi_last_seqs, seq_from_time,
+)
+from natsx.store import MsgLog, StoredMsg
+
+if TYPE_CHECKING:
+    from natsx._core.sublist import Subscription
+
+DIRECT_PREFIX = "$JS.API.DIRECT.GET."
+DIRECT_GROUP = "_sys_"
+MAX_MULTI_RESPONSES = 1024    # nats-server's maxAllowedResponses
+
+# (header block or None for a plain MSG, payload)
+Reply = tuple[Optional[bytes], bytes]
+
+
+def status(line: str) -> Reply:
+    return b"NATS/1.0 " + line.encode() + b"\r\n\r\n", b""
+
+
+EMPTY_REQUEST = status("408 Empty Request")
+MALFORMED_REQUEST = status("408 Malformed Request")
+BAD_REQUEST = status("408 Bad Request")
+NOT_FOUND = status("404 Message Not Found")
+NO_RESULTS = status("404 No Results")
+TOO_MANY_RESULTS = status("413 Too Many Results")
+REQUIRED_API_LEVEL = status("412 Required Api Level")
+
+
+def stamp(stored_hdr: bytes, pairs: list[tuple[bytes, bytes]]) -> bytes:
+    """nats-server's genHeader, repeated: the pairs appended to the stored header block."""
+    base = stored_hdr[:-2] if len(stored_hdr) > 2 else b"NATS/1.0\r\n"
+    return base + b"".join(k + b": " + v + b"\r\n" for k, v in pairs) + b"\r\n"
+
+
+def _msg_pairs(stream: bytes, m: StoredMsg) -> list[tuple[bytes, bytes]]:
+    return [(b"Nats-Stream", stream), (b"Nats-Subject", m.subject),
+            (b"Nats-Sequence", b"%d" % m.seq), (b"Nats-Time-Stamp", go_time(m.ts).encode())]
+
+
+def _batch_pairs(stream: bytes, m: StoredMsg, pending: int, last: int) -> list[tuple[bytes, bytes]]:
+    return _msg_pairs(stream, m) + [(b"Nats-Num-Pending", b"%d" % pending), (b"Nats-Last-Sequence", b"%d" % last)]
+
+
+def _wire_size(m: StoredMsg) -> int:
+    return len(m.subject) + len(m.hdr) + len(m.data)
+
+
+# ---- deciding what a request means -------------------------------------------------------------
+
+def parse_request(payload: bytes) -> MsgGetRequest | Reply:
+    """The JSON form's request, or the status nats-server answers it with."""
+    if not payload:
+        return EMPTY_REQUEST
+    try:
+        req = decode_get_request(payload)
+    except RequestDecodeError:
+        return MALFORMED_REQUEST
+    if not (req.seq or req.last_by_subj or req.next_by_subj or req.multi_last or req.start_time is not None):
+        return EMPTY_REQUEST
+    if ((req.seq and req.last_by_subj) or (req.seq and req.start_time is not None)
+            or (req.start_time is not None and req.last_by_subj)
+            or (req.last_by_subj and req.next_by_subj) or (req.last_by_subj and req.batch > 0)
+            or (req.last_by_subj and req.multi_last) or (req.next_by_subj and req.multi_last)
+            or (req.up_to_seq and req.up_to_time is not None)):
+        return BAD_REQUEST
+    return req
+
+
+def parse_last_by_subject(subject_tail: str, payload: bytes) -> MsgGetRequest | Reply:
+    """`$JS.API.DIRECT.GET.<stream>.<subject>`: the body may only carry no_hdr/max_bytes."""
+    req = MsgGetRequest()
+    if payload:
+        try:
+            req = decode_get_request(payload)
+        except RequestDecodeError:
+            return MALFORMED_REQUEST
+    if not subject_tail:
+        return BAD_REQUEST
+    if (req.last_by_subj or req.next_by_subj or req.multi_last or req.seq or req.batch
+            or req.start_time is not None or req.up_to_seq or req.up_to_time is not None):
+        return BAD_REQUEST
+    req.last_by_subj = subject_tail
+    return req
+
+
+# ---- answering ---------------------------------------------------------------------------------
+
+def direct_get(store: MsgLog, stream_name: str, req: MsgGetRequest, max_pending: int) -> list[Reply]:
+    """Every message (and status) a direct get answers with, in order."""
+    if req.multi_last:
+        return _multi_last(store, stream_name.encode(), req, max_pending)
+    name = stream_name.encode()
+    seq = seq_from_time(store, req.start_time) if req.start_time is not None else req.seq
+    is_batch = req.batch > 0
+    batch = req.batch if is_batch else 1
+    pending = store.num_pending(req.next_by_subj.encode(), seq) if is_batch else 0
+    budget = req.max_bytes or max_pending
+    out: list[Reply] = []
+    sent_bytes = last = 0
+    for i in range(batch):
+        if seq > 0 and not req.next_by_subj:
+            m = load_by_seq(store, seq) if i == 0 and not is_batch else load_next(store, ">", seq)
+        elif req.next_by_subj:
+            m = load_next(store, req.next_by_subj, seq)
+        else:
+            m = load_last(store, req.last_by_subj)
+        if m is None:
+            if batch > 1 and i > 0:
+                break
+            return [NOT_FOUND]
+        seq = m.seq + 1
+        hdr: Optional[bytes] = None
+        if not req.no_hdr:
+            if is_batch:
+                pending = max(pending - 1, 0)
+                hdr = stamp(m.hdr, _batch_pairs(name, m, pending, last))
+            else:
+                hdr = stamp(m.hdr, _msg_pairs(name, m))
+        last = m.seq
+        out.append((hdr, m.data))
+        sent_bytes += _wire_size(m)
+        if sent_bytes >= budget:
+            break
+    if is_batch:
+        # The store cannot change during this call (one thread), so the pending count is exact.
+        out.append(status_with(b"204 EOB", [(b"Nats-Num-Pending", pending), (b"Nats-Last-Sequence", last)]))
+    return out
+
+
+def status_with(line: bytes, pairs: list[tuple[bytes, int]]) -> Reply:
+    return (b"NATS/1.0 " + line + b"\r\n" + b"".join(k + b": %d\r\n" % v for k, v in pairs) + b"\r\n", b"")
+
+
+def _multi_last(store: MsgLog, name: bytes, req: MsgGetRequest, max_pending: int) -> list[Reply]:
+    budget = req.max_bytes or max_pending
+    up_to = req.up_to_seq
+    if req.up_to_time is not None:
+        up_to = seq_from_time(store, req.up_to_time)
+        first = store.first_seq if store.msgs else store.last_seq + 1
+        if up_to <= first:
+            return [NO_RESULTS]
+        up_to -= 1    # the first sequence at/after the time is the ceiling, exclusive
+    if up_to == 0:
+        up_to = store.last_seq
+    try:
+        seqs = multi_last_seqs(store, req.multi_last, up_to, MAX_MULTI_RESPONSES)
+    except TooManyResults:
+        return [TOO_MANY_RESULTS]
+    if not seqs:
+        return [NO_RESULTS]
+    out: list[Reply] = []
+    pending = len(seqs)
+    last = sent = sent_bytes = 0
+    for seq in seqs:
+        pending = max(pending - 1, 0)
+        if seq < req.seq:
+            continue
+        m = load_by_seq(store, seq)
+        if m is None:
+            return out + [NOT_FOUND]
+        # nats-server stamps multi-last replies even with no_hdr
+        out.append((stamp(m.hdr, _batch_pairs(name, m, pending, last)), m.data))
+        last = m.seq
+        sent_bytes += _wire_size(m)
+        if sent_bytes >= budget:
+            break
+        sent += 1
+        if req.batch > 0 and sent >= req.batch:
+            break
+    out.append(status_with(b"204 EOB", [(b"Nats-Num-Pending", pending), (b"Nats-Last-Sequence", last),
+                                        (b"Nats-UpTo-Sequence", up_to)]))
+    return out
+
+
+# ---- subscriptions -----------------------------------------------------------------------------
+
+class DirectGet:
+    """The two direct-get subscriptions of one stream; `stream` must offer .name, .store and be
+    looked up again per request via `lookup` (so an update that replaces the store is seen)."""
+
+    def __init__(self, server: Any, stream_name: str, lookup: Any) -> None:
+        self.server = server
+        self.stream_name = stream_name
+        self.lookup = lookup          # () -> the stream's current store (MsgLog) or None
+        self.subs: list["Subscription"] = []
+
+    def start(self) -> None:
+        base = DIRECT_PREFIX + self.stream_name
+        self.subs = [self.server.subscribe_internal(base, self._on_json, queue=DIRECT_GROUP),
+                     self.server.subscribe_internal(base + ".>", self._on_last_by_subject, queue=DIRECT_GROUP)]
+
+    def stop(self) -> None:
+        for sub in self.subs:
+            self.server.unsubscribe_internal(sub)
+        self.subs = []
+
+    def _on_json(self, _sub: Any, _subject: bytes, reply: Optional[bytes], hdr: Optional[bytes],
+                 payload: bytes) -> None:
+        if reply:
+            self._answer(reply, hdr, lambda: parse_request(payload))
+
+    def _on_last_by_subject(self, _sub: Any, subject: bytes, reply: Optional[bytes], hdr: Optional[bytes],
+                            payload: bytes) -> None:
+        if reply:
+            tail = subject.decode("utf-8", "surrogateescape")[len(DIRECT_PREFIX) + len(self.stream_name) + 1:]
+            self._answer(reply, hdr, lambda: parse_last_by_subject(tail, payload))
+
+    def _answer(self, reply: bytes, hdr: Optional[bytes], parse: Any) -> None:
+        from natsx.jetstream.api import required_level_refused
+        if required_level_refused(hdr):
+            replies = [REQUIRED_API_LEVEL]
+        else:
+            req = parse()
+            store = self.lookup()
+            if isinstance(req, tuple) or store is None:
+                replies = [req] if isinstance(req, tuple) else [NOT_FOUND]
+            else:
+                replies = direct_get(store, self.stream_name, req, self.server.options.max_pending)
+        for h, data in replies:
+            self.server.publish(reply, data, b"", h)
