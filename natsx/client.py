@@ -12,10 +12,10 @@ from typing import Any, Protocol
 
 from natsx import connect_opts
 from natsx._core.conn import Connection, ServerCore
-from natsx.gofmt import go_quote
 from natsx._core.parser import ParseError, ParseResult
 from natsx.accounts import GLOBAL_ACCOUNT
 from natsx.auth import Authenticator
+from natsx.gofmt import go_quote
 from natsx.log import Logger
 from natsx.options import ServerOptions
 from natsx.registry import ConnectionRegistry

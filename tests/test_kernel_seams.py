@@ -8,18 +8,20 @@ import asyncio
 import sys
 from pathlib import Path
 
-import pyximport
 import pytest
 
 import natsx
 from conftest import NATSX, RawClient, ServerProcess, selected_kinds
-from natsx._core.account import GLOBAL_ACCOUNT, Account
+from natsx._core.account import Account
 from natsx._core.conn import Connection, ServerCore
 from natsx._core.perms import Permissions
 from natsx._core.sublist import Sublist, Subscription
+from natsx.accounts import GLOBAL_ACCOUNT
 from test_connect_upcalls import attach, feed
 
-pyximport.install(language_level=3, inplace=False)
+from tests import pyxbuild  # noqa: E402
+
+pyxbuild.install()
 sys.path.append(str(Path(__file__).parent))
 from _batch_counter import BatchCounter  # noqa: E402  (compiled by pyximport)
 
@@ -41,7 +43,7 @@ def quiet(core: ServerCore, account: Account | None = None) -> Connection:
 # ---- accounts ---------------------------------------------------------------------------------
 def test_connections_start_in_the_global_account(core):
     conn = quiet(core)
-    assert conn.account is core.global_account and conn.account.name == GLOBAL_ACCOUNT == "$G"
+    assert conn.acc is core.global_account and conn.acc.name == GLOBAL_ACCOUNT == "$G"
     assert core.sublist is core.global_account.sublist
     feed(conn, b"SUB a 1\r\n")
     assert core.global_account.sublist.count == 1
@@ -133,7 +135,7 @@ async def test_permission_violations_are_answered_as_nats_server(tmp_path, opts)
             await reader.readline()                          # INFO
             writer.write(b"CONNECT " + opts + b"}\r\nPING\r\n")
             await reader.readuntil(b"PONG\r\n")
-            (client,) = srv.clients.values()
+            (client,) = srv.registry
             client.perms = Permissions(**PERMS)
             writer.write(VIOLATIONS + b"PING\r\n")
             got = await asyncio.wait_for(reader.readuntil(b"PONG\r\n"), 5)

@@ -1,1 +1,2 @@
-"""Cython kernels of the hot path: protocol parser, subject matching, message log, ack bitmaps."""
+"""Cython kernels of the hot path: protocol parser, subject matching, accounts and permissions,
+client connections, message log, ack bitmaps."""

@@ -1,7 +1,5 @@
-"""Accounts (see account.pxd). Today there is one, nats-server's global account "$G"."""
+"""Accounts (see account.pxd). Today there is one, nats-server's global account (natsx.accounts)."""
 from natsx._core.sublist cimport Sublist
-
-GLOBAL_ACCOUNT = "$G"
 
 
 cdef class Account:

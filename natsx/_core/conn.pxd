@@ -44,7 +44,9 @@ cdef class ClientSink(Subscriber):
 cdef class Connection(Parser):
     cdef readonly ServerCore core
     cdef readonly ClientSink sink
-    cdef readonly Account account        # whose sublist this connection subscribes and publishes in
+    # Whose sublist this connection subscribes and publishes in (nats-server's c.acc); the control
+    # plane's Client.account is its name as authentication gave it.
+    cdef readonly Account acc
     cdef public Permissions perms        # None: allow everything (one pointer test per PUB)
     cdef public object transport
     cdef public int fd                   # the socket, written directly while the transport has no backlog
@@ -64,6 +66,7 @@ cdef class Connection(Parser):
     # Outbound frames of the current batch.
     cdef char* out
     cdef Py_ssize_t out_len, out_cap
+    cdef bint dirty                      # frames queued: listed for the batch end (its sink is)
     # L1 match cache: the last subject published on this connection.
     cdef bytes last_subject
     cdef unsigned long long last_genid

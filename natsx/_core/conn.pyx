@@ -24,12 +24,12 @@ cdef extern from "<sys/socket.h>" nogil:
     enum: MSG_NOSIGNAL
 
 from natsx._core.account cimport Account
-from natsx._core.account import GLOBAL_ACCOUNT
 from natsx._core.parser cimport (PARSE_OK, PARSE_STOP, PE_ARGS, PE_AUTH, PE_MAX_CONTROL_LINE,
                                  PE_UNKNOWN_OP, Parser)
 from natsx._core.perms cimport Permissions
 from natsx._core.sublist cimport (Sublist, SublistResult, Subscriber, Subscription,
                                   is_valid_literal_c)
+from natsx.accounts import GLOBAL_ACCOUNT
 
 cdef bytes PONG = b"PONG\r\n"
 cdef bytes OK = b"+OK\r\n"
@@ -203,7 +203,7 @@ cdef class Connection(Parser):
         self.core = core
         self.fd = -1
         self.sink = ClientSink(self)
-        self.account = core.global_account
+        self.acc = core.global_account
         self.subs = {}
         self.verbose = True
         self.pedantic = True
@@ -222,7 +222,7 @@ cdef class Connection(Parser):
         subscribes; the L1 cache is for the old account's sublist."""
         if self.subs:
             raise ValueError("a connection with subscriptions cannot change account")
-        self.account = account
+        self.acc = account
         self.last_subject = None
         self.last_result = None
 
@@ -273,9 +273,11 @@ cdef class Connection(Parser):
         return 0
 
     cdef void mark_dirty(self) noexcept:
-        """Frames are queued: flush at the batch end (the sink's wants_batch_end stays False, so
-        deliveries don't list it a second way)."""
-        self.core.add_batch_end(self.sink)
+        """Frames are queued: flush at the batch end. The sink is listed here (its wants_batch_end
+        stays False, so deliveries don't list it a second way); its own in_batch is not used."""
+        if not self.dirty:
+            self.dirty = True
+            self.core.dirty.append(self.sink)
 
     cdef int write_raw(self, const char* data, Py_ssize_t n) except -1:
         self.reserve(n)
@@ -294,7 +296,7 @@ cdef class Connection(Parser):
         (no bytes object, no extra copy); whatever the socket doesn't take goes to the transport."""
         cdef bytes data
         cdef ssize_t sent = 0
-        self.sink.in_batch = False     # a direct flush may leave it listed: that batch_end is a no-op
+        self.dirty = False     # a direct flush may leave the sink listed: that batch_end is a no-op
         if self.out_len == 0 or self.closed or self.transport is None:
             self.out_len = 0
             return
@@ -396,7 +398,7 @@ cdef class Connection(Parser):
         sub.closed = True
         if self.subs.get(sub.sid) is sub:
             del self.subs[sub.sid]
-        self.account.sublist.remove(sub)
+        self.acc.sublist.remove(sub)
         return 0
 
     def remove_all_subs(self):
@@ -405,7 +407,7 @@ cdef class Connection(Parser):
         self.subs = {}
         for sub in subs:
             sub.closed = True
-        self.account.sublist.remove_batch(subs)
+        self.acc.sublist.remove_batch(subs)
 
     cdef int on_sub(self, const char* subject, Py_ssize_t subject_len,
                     const char* queue, Py_ssize_t queue_len,
@@ -426,7 +428,7 @@ cdef class Connection(Parser):
             sub = Subscription(subject[:subject_len], sid_b, self.sink,
                                None if queue == NULL else queue[:queue_len])
             try:
-                self.account.sublist.insert(sub)   # the sublist's rules are nats-server's
+                self.acc.sublist.insert(sub)   # the sublist's rules are nats-server's
             except ValueError:
                 self.send_proto(b"-ERR 'Invalid Subject'\r\n")
                 return PARSE_OK
@@ -449,7 +451,7 @@ cdef class Connection(Parser):
     # -- publishing ----------------------------------------------------------------------
     cdef SublistResult match(self, const char* subject, Py_ssize_t n):
         """Per-connection L1 cache in front of the sublist (nats-server's c.in.results)."""
-        cdef Sublist sl = self.account.sublist
+        cdef Sublist sl = self.acc.sublist
         cdef bytes last = self.last_subject
         if (last is not None and self.last_genid == sl.genid and PyBytes_GET_SIZE(last) == n
                 and memcmp(PyBytes_AS_STRING(last), subject, n) == 0):
@@ -504,7 +506,7 @@ cdef class Connection(Parser):
     cdef int _no_responders(self, const char* subject, Py_ssize_t subject_len,
                             const char* reply, Py_ssize_t reply_len) except -1:
         """Nobody listens: answer the requester at once with a 503 status (its own reply subs only)."""
-        cdef SublistResult r = self.account.sublist.match_c(reply, reply_len)
+        cdef SublistResult r = self.acc.sublist.match_c(reply, reply_len)
         cdef Subscription sub
         cdef bytes hdr = NO_RESPONDERS_HDR + b"Nats-Subject: " + subject[:subject_len] + b"\r\n\r\n"
         for sub in r.psubs:

@@ -18,13 +18,11 @@ cdef struct OpSpec:
     int kind                # parser.pyx's OpKind
     int after               # parser.pyx's After: what must follow the name
 
-# A role's operation table. `quick` names the operation nearly every line of this role starts
-# with (3 letters and a blank: PUB, MSG), found without a table walk; NULL for none.
+# A role's operation table (parser.pyx's quick_op finds the operation nearly every line of a role
+# starts with, PUB or MSG, without walking it).
 cdef struct RoleSpec:
     const OpSpec* ops
     int nops
-    const char* quick
-    int quick_index
     # nats-server allows routes, leafs and gateways 16 times max_control_line (overMaxControlLineLimit).
     int control_line_factor
 

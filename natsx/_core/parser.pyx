@@ -51,12 +51,15 @@ cdef int _i
 for _i in range(10):
     CLIENT_SIDE_OPS[2 + _i] = CLIENT_OPS[_i]
 
+# quick_op's fast path returns index 0 of these two tables.
+assert CLIENT_OPS[0].kind == K_PUB and CLIENT_SIDE_OPS[0].kind == K_MSG
+
 cdef RoleSpec[4] ROLES
-ROLES[<int>ROLE_CLIENT] = RoleSpec(&CLIENT_OPS[0], 10, b"pub", 0, 1)
-ROLES[<int>ROLE_CLIENT_SIDE] = RoleSpec(&CLIENT_SIDE_OPS[0], 12, b"msg", 0, 1)
+ROLES[<int>ROLE_CLIENT] = RoleSpec(&CLIENT_OPS[0], 10, 1)
+ROLES[<int>ROLE_CLIENT_SIDE] = RoleSpec(&CLIENT_SIDE_OPS[0], 12, 1)
 # Routes and leaf nodes have no operations yet (their kernels will bring RS+/RS-/RMSG, LS+/LMSG).
-ROLES[<int>ROLE_ROUTE] = RoleSpec(NULL, 0, NULL, -1, 16)
-ROLES[<int>ROLE_LEAF] = RoleSpec(NULL, 0, NULL, -1, 16)
+ROLES[<int>ROLE_ROUTE] = RoleSpec(NULL, 0, 16)
+ROLES[<int>ROLE_LEAF] = RoleSpec(NULL, 0, 16)
 
 DEF MAX_ARGS = 5
 
@@ -160,14 +163,18 @@ cdef int split_args(const char* s, Py_ssize_t n, Py_ssize_t* offs, Py_ssize_t* l
         count += 1
 
 
-cdef inline int quick_op(const RoleSpec* spec, const char* line, Py_ssize_t n) noexcept nogil:
+cdef inline int quick_op(int role, const char* line, Py_ssize_t n) noexcept nogil:
     """The role's quick operation (PUB for a server, MSG for a client) and a blank, the start of
-    nearly every line: its index without going through match_op; -1 for anything else."""
-    cdef const char* q = spec.quick
-    if n < 4 or not blank(line[3]) or q == NULL:
+    nearly every line: its index in the role's table without a table walk; -1 for anything else.
+    The letters are constants here, not read from the table: this runs for every line."""
+    if n < 4 or not blank(line[3]):
         return -1
-    if lower(line[0]) == q[0] and lower(line[1]) == q[1] and lower(line[2]) == q[2]:
-        return spec.quick_index
+    if role == ROLE_CLIENT:
+        if lower(line[0]) == c'p' and lower(line[1]) == c'u' and lower(line[2]) == c'b':
+            return 0        # CLIENT_OPS[0]: PUB
+    elif role == ROLE_CLIENT_SIDE:
+        if lower(line[0]) == c'm' and lower(line[1]) == c's' and lower(line[2]) == c'g':
+            return 0        # CLIENT_SIDE_OPS[0]: MSG
     return -1
 
 
@@ -308,22 +315,23 @@ cdef class Parser:
         """Handle one complete control line (without its '\\n')."""
         cdef int k
         cdef const OpSpec* op
-        cdef Py_ssize_t a, end
+        cdef Py_ssize_t a = 0, end
         cdef Py_ssize_t offs[MAX_ARGS + 1]
         cdef Py_ssize_t lens[MAX_ARGS + 1]
         cdef int argc
         cdef long long mx
         if self.require_connect and (n == 0 or lower(line[0]) != c'c'):
             return self._fail(PE_AUTH, "")
-        k = quick_op(self.spec, line, n)
+        k = quick_op(self.role, line, n)
         if k < 0:
             k = match_op(self.spec, line, n, True)
         op = &self.spec.ops[k] if k >= 0 else NULL
-        a = 0 if op == NULL else arg_start(op, line, n)
-        # Checked before tracing, as nats-server; an unknown operation is traced, then refused.
-        if (op != NULL and op.after != A_ANY and
-                arg_too_long(line, a, n, self.max_control_line * self.spec.control_line_factor)):
-            return self._fail(PE_MAX_CONTROL_LINE, "")
+        if op != NULL and op.after != A_ANY:
+            a = arg_start(op, line, n)
+            # Checked before tracing, as nats-server; an unknown operation is traced, then refused.
+            if n - a > self.max_control_line and arg_too_long(
+                    line, a, n, self.max_control_line * self.spec.control_line_factor):
+                return self._fail(PE_MAX_CONTROL_LINE, "")
         if self.trace:
             self.on_trace(line, n - 1 if n > 0 and line[n - 1] == c'\r' else n, False)
         if op == NULL:

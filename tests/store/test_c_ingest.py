@@ -7,15 +7,15 @@ import asyncio
 import threading
 
 import nats
-import pyximport
 
 import natsx
+from tests import pyxbuild
 from natsx._core.sublist import Subscription
 from natsx.store import FileStore, StoreConfig
 from natsx.store import filestore as filestore_mod
 from tests.conftest import wait_until
 
-pyximport.install(language_level=3, inplace=False)
+pyxbuild.install()
 from _ingest import StoreIngest  # noqa: E402  (tests/store is on sys.path; compiled by pyximport)
 
 N = 3000
