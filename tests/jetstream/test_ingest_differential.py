@@ -1,0 +1,176 @@
+"""The same stream and the same publishes on nats-server -js and on natsx's ingest kernel: every
+pub ack (success, duplicate, each error) must be byte for byte the same."""
+from __future__ import annotations
+
+import signal
+
+import pytest
+
+from conftest import REF, ServerProcess
+from jetstream.ingest_support import Pub, Step, run_nats_server, run_natsx
+
+BASE = {"name": "S", "subjects": ["s.>"], "storage": "file"}
+
+
+def cfg(**kw):
+    return {**BASE, **kw}
+
+
+H = lambda **kw: {k.replace("_", "-"): v for k, v in kw.items()}  # noqa: E731
+
+CASES: dict[str, tuple[dict, list]] = {
+    "plain": (cfg(), [Pub("s.a", b"1"), Pub("s.b", b"2"), Pub("s.a", b"", {"X": "y"})]),
+    "dedupe": (cfg(), [Pub("s.a", b"1", {"Nats-Msg-Id": "m1"}), Pub("s.a", b"2", {"Nats-Msg-Id": "m1"}),
+                       Pub("s.b", b"3", {"Nats-Msg-Id": "m2"}), Pub("s.c", b"4", {"Nats-Msg-Id": "m1"}),
+                       Pub("s.c", b"4", {"Nats-Msg-Id": ""})]),
+    "dedupe_off": (cfg(duplicate_window=0), [Pub("s.a", b"1", {"Nats-Msg-Id": "m1"}),
+                                             Pub("s.a", b"1", {"Nats-Msg-Id": "m1"})]),
+    "expected_stream": (cfg(), [Pub("s.a", b"", {"Nats-Expected-Stream": "T"}),
+                                Pub("s.a", b"", {"Nats-Expected-Stream": "S"})]),
+    "expected_last_seq": (cfg(), [Pub("s.a", b"", {"Nats-Expected-Last-Sequence": "0"}),
+                                  Pub("s.a", b"", {"Nats-Expected-Last-Sequence": "0"}),
+                                  Pub("s.a", b"", {"Nats-Expected-Last-Sequence": "1"}),
+                                  Pub("s.a", b"", {"Nats-Expected-Last-Sequence": "x"})]),
+    "expected_last_subject_seq": (cfg(), [
+        Pub("s.a", b"", {"Nats-Expected-Last-Subject-Sequence": "0"}),
+        Pub("s.b", b"", {"Nats-Expected-Last-Subject-Sequence": "0"}),
+        Pub("s.a", b"", {"Nats-Expected-Last-Subject-Sequence": "2"}),
+        Pub("s.a", b"", {"Nats-Expected-Last-Subject-Sequence": "1"}),
+        Pub("s.c", b"", {"Nats-Expected-Last-Subject-Sequence": "3",
+                         "Nats-Expected-Last-Subject-Sequence-Subject": "s.a"}),
+        Pub("s.c", b"", {"Nats-Expected-Last-Subject-Sequence": "4",
+                         "Nats-Expected-Last-Subject-Sequence-Subject": "s.*"}),
+        Pub("s.c", b"", {"Nats-Expected-Last-Subject-Sequence": "5",
+                         "Nats-Expected-Last-Subject-Sequence-Subject": "s.*"}),
+        Pub("s.c", b"", {"Nats-Expected-Last-Subject-Sequence-Subject": "s.a"}),
+        Pub("s.d", b"", {"Nats-Expected-Last-Subject-Sequence": "7"}),
+    ]),
+    "expected_last_msg_id": (cfg(), [
+        Pub("s.a", b"", {"Nats-Expected-Last-Msg-Id": "x"}),
+        Pub("s.a", b"", {"Nats-Msg-Id": "a<&>\"\\é"}),
+        Pub("s.a", b"", {"Nats-Expected-Last-Msg-Id": "b"}),
+        Pub("s.a", b"", {"Nats-Expected-Last-Msg-Id": "a<&>\"\\é", "Nats-Msg-Id": "c"}),
+        Pub("s.a", b""),
+        Pub("s.a", b"", {"Nats-Expected-Last-Msg-Id": "c"}),
+    ]),
+    "rollup_refused": (cfg(), [Pub("s.a", b"", {"Nats-Rollup": "sub"})]),
+    "rollup": (cfg(allow_rollup_hdrs=True), [
+        Pub("s.a", b"1"), Pub("s.a", b"2"), Pub("s.b", b"3"),
+        Pub("s.a", b"4", {"Nats-Rollup": "sub"}),
+        Pub("s.a", b"", {"Nats-Expected-Last-Subject-Sequence": "4"}),
+        Pub("s.c", b"", {"Nats-Rollup": "SUB"}),
+        Pub("s.d", b"", {"Nats-Rollup": "foo"}),
+        Pub("s.d", b"", {"Nats-Rollup": "Bad\"Value"}),
+        Pub("s.d", b"", {"Nats-Rollup": "all"}),
+        Pub("s.a", b"", {"Nats-Expected-Last-Subject-Sequence": "0"}),
+    ]),
+    "ttl_disabled": (cfg(), [Pub("s.a", b"", {"Nats-TTL": v})
+                             for v in ("5s", "never", "NEVER", "60", "abc", "0", "500ms", "00", "-1", "1h2m",
+                                       "-5s", "1.5s")]),
+    "counter_disabled": (cfg(), [Pub("s.a", b"", {"Nats-Incr": v}) for v in ("1", "+2", "-3", "x", "1.5", "")]),
+    "atomic_disabled": (cfg(), [Pub("s.a", b"", {"Nats-Batch-Id": "b1", "Nats-Batch-Sequence": "1"}),
+                                Pub("s.a", b"", {"Nats-Batch-Id": ""}),
+                                Pub("s.a", b"", reply="r.x.$FI"),
+                                Pub("s.a", b"", {"K": "v"}, reply="r.b.10.ok.1.0.$FI")]),
+    "schedules_disabled": (cfg(), [
+        Pub("s.a", b"", {"Nats-Schedule": "@every 1s"}),
+        Pub("s.a", b"", {"Nats-Schedule": "nonsense"}),
+        Pub("s.a", b"", {"Nats-Schedule-Time-Zone": ""}),
+        Pub("s.a", b"", {"Nats-Schedule-Time-Zone": "Europe/Paris"}),
+        Pub("s.a", b"", {"Nats-Schedule-Time-Zone": "Not/AZone"}),
+        Pub("s.a", b"", {"Nats-Scheduler": "s.b"}),
+        Pub("s.a", b"", {"Nats-Schedule-Next": "purge"}),
+        Pub("s.a", b"", {"Nats-Schedule-Next": "purge", "Nats-Scheduler": "s.b"}),
+        Pub("s.a", b"", {"Nats-Schedule-Next": "later", "Nats-Scheduler": "s.b"}),
+        Pub("s.a", b"", {"Nats-Stream-Source": "X 1 s.a"}),
+    ]),
+    "api_level_header": (cfg(), [Pub("s.a", b"", {"Nats-Required-Api-Level": "1"}),
+                                 Pub("s.a", b"", {"Nats-Required-Api-Level": "999"}),
+                                 Pub("s.a", b"", {"Nats-Required-Api-Level": "x"})]),
+    "max_msg_size": (cfg(max_msg_size=10), [Pub("s.a", b"x" * 10), Pub("s.a", b"x" * 11),
+                                            Pub("s.a", b"x", {"K": "v"})]),
+    "max_msgs_discard_new": (cfg(max_msgs=2, discard="new"), [Pub("s.a"), Pub("s.b"), Pub("s.c"),
+                                                              Pub("s.a", b"", {"Nats-Msg-Id": "z"})]),
+    "max_msgs_discard_old": (cfg(max_msgs=2), [Pub("s.a"), Pub("s.b"), Pub("s.c"),
+                                               Pub("s.a", b"", {"Nats-Expected-Last-Subject-Sequence": "1"})]),
+    "max_bytes_discard_new": (cfg(max_bytes=100, discard="new"), [Pub("s.a", b"x" * 20) for _ in range(4)]),
+    "per_subject_discard_new": (cfg(max_msgs_per_subject=1, discard="new", discard_new_per_subject=True),
+                                [Pub("s.a"), Pub("s.a"), Pub("s.b")]),
+    "per_subject_replaces": (cfg(max_msgs_per_subject=1, max_msgs=1, discard="new"),
+                             [Pub("s.a"), Pub("s.a"), Pub("s.b")]),
+    "sealed": (cfg(), [Pub("s.a"), Step({"sealed": True}), Pub("s.a"),
+                       Pub("s.a", b"", {"Nats-Batch-Id": "b"}), Pub("s.a", reply="r.$FI")]),
+    "no_ack": (cfg(no_ack=True), [Pub("s.a"), Pub("s.a", b"", {"Nats-Expected-Stream": "T"})]),
+    "memory": (cfg(storage="memory"), [Pub("s.a"), Pub("s.a", b"", {"Nats-Msg-Id": "1"}),
+                                       Pub("s.a", b"", {"Nats-Msg-Id": "1"})]),
+    # Which check answers first when a publish breaks several rules (measured on nats-server 2.15).
+    "order_of_checks": (cfg(max_msg_size=200, max_msgs=3, discard="new"), [
+        Pub("s.a", b"x" * 300, {"Nats-Expected-Stream": "T"}),
+        Pub("s.a", b"x" * 300, {"Nats-Incr": "1"}),
+        Pub("s.a", b"x" * 300, {"Nats-Msg-Id": "q"}),
+        Pub("s.a", b"x" * 300, {"Nats-TTL": "bad"}),
+        Pub("s.a", b"ok", {"Nats-TTL": "bad", "Nats-Rollup": "all"}),
+        Pub("s.a", b"ok", {"Nats-Incr": "1", "Nats-Expected-Stream": "T"}),
+        Pub("s.a", b"ok", {"Nats-Expected-Stream": "T", "Nats-TTL": "5s"}),
+        Pub("s.a", b"ok", {"Nats-TTL": "5s", "Nats-Expected-Last-Sequence": "9"}),
+        Pub("s.a", b"ok", {"Nats-TTL": "bad", "Nats-Expected-Last-Sequence": "9"}),
+        Pub("s.a", b"ok", {"Nats-TTL": "bad", "Nats-Msg-Id": "zz"}),
+        Pub("s.a", b"ok", {"Nats-Rollup": "sub", "Nats-Expected-Last-Sequence": "9"}),
+        Pub("s.a", b"ok", {"Nats-Expected-Last-Msg-Id": "q", "Nats-Expected-Last-Sequence": "9"}),
+        Pub("s.a", b"ok", {"Nats-Schedule": "@every 1s", "Nats-Expected-Last-Sequence": "9"}),
+        Pub("s.a", b"ok", {"Nats-Schedule": "@every 1s", "Nats-Expected-Last-Subject-Sequence": "9"}),
+        Pub("s.a", b"ok", {"Nats-Expected-Last-Sequence": "8", "Nats-Expected-Last-Subject-Sequence": "9"}),
+        Pub("s.a", b"ok", {"Nats-Stream-Source": "x", "Nats-Expected-Last-Sequence": "9"}),
+        Pub("s.a", b"ok", {"Nats-Stream-Source": "x", "Nats-Schedule": "@every 1s"}),
+        Pub("s.a", b"ok", {"Nats-Msg-Id": "A"}),
+        Pub("s.a", b"ok", {"Nats-Msg-Id": "A", "Nats-Expected-Last-Sequence": "9"}),
+        Pub("s.a", b"ok", {"Nats-Msg-Id": "A", "Nats-Expected-Last-Msg-Id": "B"}),
+        Pub("s.a", b"ok", {"Nats-Msg-Id": "A", "Nats-Stream-Source": "x"}),
+        Pub("s.a", b"ok", {"Nats-Msg-Id": "A", "Nats-TTL": "5s"}),
+        Pub("s.a", b"ok", {"Nats-Msg-Id": "A", "Nats-TTL": "bad"}),
+        Pub("s.a", b"ok", {"Nats-Msg-Id": "A", "Nats-Rollup": "sub"}),
+        Pub("s.a", b"x" * 300, {"Nats-Msg-Id": "A"}),
+        Pub("s.a", b"ok", {"Nats-Batch-Id": "x", "Nats-Expected-Stream": "T"}),
+        Pub("s.a", b"x" * 300, {"Nats-Batch-Id": "x"}),
+        Pub("s.b"), Pub("s.c"),
+        Pub("s.d", b"ok", {"Nats-TTL": "bad"}),
+        Pub("s.d", b"ok", {"Nats-Msg-Id": "A"}),
+        Pub("s.d", b"ok", {"Nats-Msg-Id": "new"}),
+    ]),
+    "rollup_with_discard_new_per_subject": (
+        cfg(allow_rollup_hdrs=True, max_msgs_per_subject=1, discard="new", discard_new_per_subject=True),
+        [Pub("s.a", b"1"), Pub("s.a", b"2"), Pub("s.a", b"3", {"Nats-Rollup": "sub"}),
+         Pub("s.a", b"", {"Nats-Expected-Last-Subject-Sequence": "2"})]),
+}
+
+
+@pytest.fixture(scope="module")
+def nats_server(tmp_path_factory):
+    d = tmp_path_factory.mktemp("ref")
+    srv = ServerProcess(REF, d).start(["-js", "-sd", str(d / "js")])
+    yield srv
+    srv.stop(signal.SIGTERM)
+
+
+@pytest.mark.parametrize("case", list(CASES))
+async def test_pub_acks_match_nats_server(case, nats_server, tmp_path):
+    config, steps = CASES[case]
+    want = await run_nats_server(nats_server.url, config, steps)
+    got = await run_natsx(config, steps, tmp_path / "S")
+    assert got == want
+
+
+async def test_domain_in_success_and_duplicate_acks_only(tmp_path):
+    d = tmp_path / "ref"
+    d.mkdir()
+    conf = "jetstream { store_dir: %s, domain: HUB }\n" % (d / "js")
+    srv = ServerProcess(REF, d).start(config=conf)
+    steps = [Pub("s.a", b"", {"Nats-Msg-Id": "1"}), Pub("s.a", b"", {"Nats-Msg-Id": "1"}),
+             Pub("s.a", b"", {"Nats-Expected-Stream": "T"})]
+    try:
+        want = await run_nats_server(srv.url, cfg(), steps)
+    finally:
+        srv.stop(signal.SIGTERM)
+    got = await run_natsx(cfg(), steps, tmp_path / "S", domain=b"HUB")
+    assert got == want
+    assert b'"domain":"HUB"' in got[0] and b'"domain"' not in got[2]
