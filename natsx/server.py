@@ -28,12 +28,13 @@ from natsx.options import ServerOptions, load_server_options, validate_options
 from natsx.log import Logger
 from natsx.monitor.http import MonitorServer, start_monitor
 from natsx.registry import ConnectionRegistry
+from natsx.jetstream import JetStream
+from natsx.jetstream.config import API_LEVEL as JETSTREAM_API_LEVEL
 from natsx.version import NATS_SERVER_VERSION, __version__
 from natsx.nkeys import new_curve_key, new_server_id
 from natsx import portsfile
 
 SHUTDOWN_FLUSH_TIMEOUT = 5.0    # seconds closing clients get to receive their pending output
-JETSTREAM_API_LEVEL = 2          # what nats-server 2.12 announces (JSApiLevel)
 
 
 class Server:
@@ -70,6 +71,7 @@ class Server:
         self._started = False
         self._tick_handle: asyncio.TimerHandle | None = None
         self._ports_file = ""
+        self.jetstream: JetStream | None = None
 
     @property
     def name(self) -> str:
@@ -135,7 +137,8 @@ class Server:
         if self.authenticator.required:
             info["auth_required"] = True
         info["max_payload"] = opts.max_payload
-        # "jetstream": true joins here once natsx serves $JS.API; until then -js must not claim it.
+        if self.jetstream is not None:
+            info["jetstream"] = True
         info["client_id"] = client.cid
         info["client_ip"] = client.host
         if ldm:
@@ -161,7 +164,8 @@ class Server:
         if opts.config_file:
             self.log.info(f"Using configuration file: {opts.config_file}")
         if opts.jetstream:
-            self.log.warn("JetStream is not available in this natsx version; serving core NATS only")
+            self.jetstream = JetStream(self)
+            self.jetstream.start()
         if opts.pid_file:
             with open(opts.pid_file, "w") as f:
                 f.write(str(os.getpid()))
@@ -210,6 +214,8 @@ class Server:
         for client in self.registry:
             client.close_connection("Server Shutdown")
         await self._drain(SHUTDOWN_FLUSH_TIMEOUT)
+        if self.jetstream is not None:
+            self.jetstream.stop()
         if self._monitor is not None:
             self._monitor.close()
         for path in (self.options.pid_file, self._ports_file):
