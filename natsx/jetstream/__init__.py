@@ -21,7 +21,9 @@ from typing import TYPE_CHECKING, Any
 from natsx._core.stream import StreamIngest
 from natsx._core.sublist import Subscription
 from natsx.conf import parse_duration_ns
+from natsx.jetstream.advisories import Advisories
 from natsx.jetstream.api import ApiRouter
+from natsx.jetstream.direct import DirectGets
 from natsx.jetstream.account import AccountLimits, register as register_account_api
 from natsx.jetstream.config import API_LEVEL
 from natsx.jetstream.stream import Stream
@@ -69,6 +71,8 @@ class JetStream:
         self.limits = AccountLimits.from_options(opts)
         self.streams: dict[str, Stream] = {}
         self.router = ApiRouter(self)
+        self.advisories = Advisories(server)
+        self.direct = DirectGets(server, self.streams, self.api_level)
 
     @property
     def streams_dir(self) -> str:
@@ -88,9 +92,11 @@ class JetStream:
             self.max_memory = mem // 4 * 3 if mem else MAX_MEMORY_FALLBACK
         self._banner()
         self._recover()
-        from natsx.jetstream import stream_api   # the STREAM.* and CONSUMER.* handlers
+        from natsx.jetstream import msgapi, snapshot, stream_api   # the $JS.API handlers
         register_account_api(self.router)
         stream_api.register(self.router)
+        msgapi.register(self.router)
+        snapshot.register(self.router)
         self.router.start()
         self.log.info(f"Took {_go_elapsed(time.monotonic() - began)} to start JetStream")
 
@@ -133,6 +139,7 @@ class JetStream:
     def stop(self) -> None:
         self.log.info("Initiating JetStream Shutdown...")
         self.router.stop()
+        self.direct.stop()
         for stream in self.streams.values():
             self.detach(stream)
             stream.close()
@@ -145,9 +152,10 @@ class JetStream:
 
     def attach(self, stream: Stream) -> None:
         """Start capturing the stream's subjects: one C ingest subscriber (natsx._core.stream) per
-        stream, subscribed on each subject in the global account's sublist."""
+        stream, subscribed on each subject in the global account's sublist; and its direct gets."""
         if stream.store is None or stream.config is None:
             return
+        self.direct.sync(stream)
         stream.ingest = StreamIngest(self.server.core, stream.store, stream.name.encode(), stream.config,
                                      self.domain.encode() if self.domain else None)
         stream.subscriptions = [Subscription(subject.encode(), f"$JS.{stream.name}.{i}".encode(), stream.ingest)
@@ -157,6 +165,7 @@ class JetStream:
 
     def detach(self, stream: Stream) -> None:
         """Stop capturing the stream's subjects; publishes in flight get no ack."""
+        self.direct.drop(stream.name)
         for sub in stream.subscriptions:
             self.server.unsubscribe_internal(sub)
         stream.subscriptions = []

@@ -65,6 +65,18 @@ def client_info(client: Any, server_name: str) -> dict[str, Any]:
     return {k: v for k, v in ci.items() if v not in ("", 0, None)}
 
 
+def requesting_client(server: AdvisoryServer, reply: str | bytes | None) -> Any:
+    """The client connection subscribed to a request's reply subject (see the module doc), or None."""
+    if not reply:
+        return None
+    r = reply.encode() if isinstance(reply, str) else reply
+    owners = {id(sub.owner) for sub in server.sublist.match(r).psubs}
+    for client in server.registry:
+        if id(client.sink) in owners:
+            return client
+    return None
+
+
 class Advisories:
     """Publishes JetStream advisories for one server. The API router calls api_audit() for each
     response; stream create/update/delete call stream_action(); snapshots and restores call
@@ -79,12 +91,9 @@ class Advisories:
 
     def requester(self, reply: str | bytes | None) -> dict[str, Any]:
         """The ClientInfo of whoever sent a request with this reply subject (see module doc)."""
-        if reply:
-            r = reply.encode() if isinstance(reply, str) else reply
-            owners = {id(sub.owner) for sub in self.server.sublist.match(r).psubs}
-            for client in self.server.registry:
-                if id(client.sink) in owners:
-                    return client_info(client, self.server.name)
+        client = requesting_client(self.server, reply)
+        if client is not None:
+            return client_info(client, self.server.name)
         return {"acc": GLOBAL_ACCOUNT, "server": self.server.name}
 
     def publish(self, subject: str, kind: str, fields: dict[str, Any]) -> bool:

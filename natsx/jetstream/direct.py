@@ -13,6 +13,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Optional
 
 from natsx.gofmt import go_time
+from natsx.jetstream.advisories import requesting_client
+from natsx.jetstream.api import REQUIRED_API_LEVEL_HEADER, header_value
 from natsx.jetstream.getreq import (
     MsgGetRequest, RequestDecodeError, TooManyResults, decode_get_request, load_by_seq, load_last,
     load_next, multi_last_seqs, seq_from_time,
@@ -41,6 +43,7 @@ NOT_FOUND = status("404 Message Not Found")
 NO_RESULTS = status("404 No Results")
 TOO_MANY_RESULTS = status("413 Too Many Results")
 REQUIRED_API_LEVEL = status("412 Required Api Level")
+NO_RESPONDERS = b"NATS/1.0 503\r\nNats-Subject: "
 
 
 def stamp(stored_hdr: bytes, pairs: list[tuple[bytes, bytes]]) -> bytes:
@@ -191,47 +194,80 @@ def _multi_last(store: MsgLog, name: bytes, req: MsgGetRequest, max_pending: int
 
 # ---- subscriptions -----------------------------------------------------------------------------
 
-class DirectGet:
-    """The two direct-get subscriptions of one stream; `stream` must offer .name, .store and be
-    looked up again per request via `lookup` (so an update that replaces the store is seen)."""
+def required_level_refused(hdr: Optional[bytes], api_level: int) -> bool:
+    """Nats-Required-Api-Level above natsx's level (or not a number): 412."""
+    wanted = header_value(hdr, REQUIRED_API_LEVEL_HEADER)
+    if wanted is None:
+        return False
+    try:
+        return int(wanted) > api_level
+    except ValueError:
+        return True
 
-    def __init__(self, server: Any, stream_name: str, lookup: Any) -> None:
+
+class DirectGets:
+    """The direct-get subscriptions of every stream with allow_direct (queue group `_sys_`, as
+    nats-server): two per stream, the JSON form and the last-by-subject form."""
+
+    def __init__(self, server: Any, streams: dict[str, Any], api_level: int) -> None:
         self.server = server
-        self.stream_name = stream_name
-        self.lookup = lookup          # () -> the stream's current store (MsgLog) or None
-        self.subs: list["Subscription"] = []
+        self.streams = streams          # the registry's name -> Stream (read per request)
+        self.api_level = api_level
+        self.subs: dict[str, list["Subscription"]] = {}
 
-    def start(self) -> None:
-        base = DIRECT_PREFIX + self.stream_name
-        self.subs = [self.server.subscribe_internal(base, self._on_json, queue=DIRECT_GROUP),
-                     self.server.subscribe_internal(base + ".>", self._on_last_by_subject, queue=DIRECT_GROUP)]
+    def sync(self, stream: Any) -> None:
+        """Serve direct gets for the stream exactly when its config allows them."""
+        wanted = stream.config is not None and stream.store is not None and stream.config.get("allow_direct")
+        if wanted and stream.name not in self.subs:
+            base = DIRECT_PREFIX + stream.name
+            self.subs[stream.name] = [
+                self.server.subscribe_internal(base, self._on_json, queue=DIRECT_GROUP),
+                self.server.subscribe_internal(base + ".>", self._on_last_by_subject, queue=DIRECT_GROUP)]
+        elif not wanted:
+            self.drop(stream.name)
+
+    def unserved(self, subject: bytes, reply: bytes) -> None:
+        """A direct get the API router saw: if no stream serves it, the requester gets the
+        no-responders status it would get from nats-server, whose $JS.API import leaves direct
+        gets out (natsx's router subscription covers all of $JS.API, so the kernel sees a match)."""
+        name = subject.decode("utf-8", "surrogateescape")[len(DIRECT_PREFIX):].partition(".")[0]
+        if name in self.subs:
+            return
+        client = requesting_client(self.server, reply)
+        if client is not None and client.no_responders and client.headers:
+            self.server.publish(reply, b"", b"", NO_RESPONDERS + subject + b"\r\n\r\n")
+
+    def drop(self, name: str) -> None:
+        for sub in self.subs.pop(name, ()):
+            self.server.unsubscribe_internal(sub)
 
     def stop(self) -> None:
-        for sub in self.subs:
-            self.server.unsubscribe_internal(sub)
-        self.subs = []
+        for name in list(self.subs):
+            self.drop(name)
 
-    def _on_json(self, _sub: Any, _subject: bytes, reply: Optional[bytes], hdr: Optional[bytes],
+    def _on_json(self, _sub: Any, subject: bytes, reply: Optional[bytes], hdr: Optional[bytes],
                  payload: bytes) -> None:
         if reply:
-            self._answer(reply, hdr, lambda: parse_request(payload))
+            name = subject.decode("utf-8", "surrogateescape")[len(DIRECT_PREFIX):]
+            self._answer(name, reply, hdr, lambda: parse_request(payload))
 
     def _on_last_by_subject(self, _sub: Any, subject: bytes, reply: Optional[bytes], hdr: Optional[bytes],
                             payload: bytes) -> None:
         if reply:
-            tail = subject.decode("utf-8", "surrogateescape")[len(DIRECT_PREFIX) + len(self.stream_name) + 1:]
-            self._answer(reply, hdr, lambda: parse_last_by_subject(tail, payload))
+            name, _, tail = subject.decode("utf-8", "surrogateescape")[len(DIRECT_PREFIX):].partition(".")
+            self._answer(name, reply, hdr, lambda: parse_last_by_subject(tail, payload))
 
-    def _answer(self, reply: bytes, hdr: Optional[bytes], parse: Any) -> None:
-        from natsx.jetstream.api import required_level_refused
-        if required_level_refused(hdr):
+    def _answer(self, name: str, reply: bytes, hdr: Optional[bytes], parse: Any) -> None:
+        if required_level_refused(hdr, self.api_level):
             replies = [REQUIRED_API_LEVEL]
         else:
             req = parse()
-            store = self.lookup()
-            if isinstance(req, tuple) or store is None:
-                replies = [req] if isinstance(req, tuple) else [NOT_FOUND]
+            stream = self.streams.get(name)
+            if isinstance(req, tuple):
+                replies = [req]
+            elif stream is None or stream.store is None:
+                replies = [NOT_FOUND]
             else:
-                replies = direct_get(store, self.stream_name, req, self.server.options.max_pending)
+                replies = direct_get(stream.store, name, req, self.server.options.max_pending)
         for h, data in replies:
             self.server.publish(reply, data, b"", h)

@@ -59,18 +59,21 @@ def parse_rfc3339(text: str) -> int:
     return (ns + _INT64) % (1 << 64) - _INT64
 
 
-def _kind(v: Any) -> str:
+def _kind(v: Any, go_type: str = "") -> str:
+    """How Go's UnmarshalTypeError names a JSON value: a number keeps its literal only when the
+    target is a number type."""
     if isinstance(v, bool):
         return "bool"
     if isinstance(v, (int, float)):
-        return f"number {json.dumps(v)}"
+        return f"number {json.dumps(v)}" if go_type in ("uint64", "int") else "number"
     return {str: "string", list: "array", dict: "object"}.get(type(v), "null")
 
 
-def go_unmarshal(payload: bytes, struct: str, fields: dict[str, str]) -> dict[str, Any]:
+def go_unmarshal(payload: bytes, struct: str, fields: dict[str, str], strict: bool = False) -> dict[str, Any]:
     """json.Unmarshal of payload into a flat Go struct: the fields present (None ignored), with
-    Go's error texts as RequestDecodeError. Unknown fields are ignored; names match
-    case-insensitively, as encoding/json."""
+    Go's error texts as RequestDecodeError. Names match case-insensitively, as encoding/json;
+    unknown fields are ignored unless strict (nats-server's DisallowUnknownFields under
+    `jetstream { strict: true }`, its default)."""
     try:
         doc = json.loads(payload)
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
@@ -83,6 +86,8 @@ def go_unmarshal(payload: bytes, struct: str, fields: dict[str, str]) -> dict[st
     lowered = {k.lower(): k for k in fields}
     for key, value in doc.items():
         name = lowered.get(key.lower())
+        if name is None and strict:
+            raise RequestDecodeError(f'json: unknown field "{key}"')
         if name is None or value is None:
             continue
         go_type = fields[name]
@@ -90,16 +95,17 @@ def go_unmarshal(payload: bytes, struct: str, fields: dict[str, str]) -> dict[st
               "int": isinstance(value, int) and not isinstance(value, bool),
               "string": isinstance(value, str), "bool": isinstance(value, bool),
               "time.Time": isinstance(value, str),
-              "[]string": isinstance(value, list) and all(isinstance(v, str) for v in value)}[go_type]
+              "[]string": isinstance(value, list) and all(isinstance(v, str) for v in value)
+              }.get(go_type, isinstance(value, dict))     # any other type: a Go struct
         if not ok:
-            raise RequestDecodeError(f"json: cannot unmarshal {_kind(value)} into Go struct field "
+            raise RequestDecodeError(f"json: cannot unmarshal {_kind(value, go_type)} into Go struct field "
                                      f"{struct}.{name} of type {go_type}")
         out[name] = parse_rfc3339(value) if go_type == "time.Time" else value
     return out
 
 
-def decode_get_request(payload: bytes) -> MsgGetRequest:
-    return MsgGetRequest(**go_unmarshal(payload, "JSApiMsgGetRequest", MSG_GET_FIELDS))
+def decode_get_request(payload: bytes, strict: bool = False) -> MsgGetRequest:
+    return MsgGetRequest(**go_unmarshal(payload, "JSApiMsgGetRequest", MSG_GET_FIELDS, strict))
 
 
 # ---- store look-ups ----------------------------------------------------------------------------

@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from natsx.gofmt import go_time
 from natsx.jetstream.errors import ApiError
+from natsx.jetstream.api import decode_json
 from natsx.jetstream.getreq import (
-    MsgGetRequest, RequestDecodeError, decode_get_request, go_unmarshal, load_by_seq, load_last,
-    load_next, seq_from_time,
+    MSG_GET_FIELDS, MsgGetRequest, RequestDecodeError, go_unmarshal, load_by_seq, load_last, load_next,
+    seq_from_time,
 )
 from natsx.store import StoredMsg
 
@@ -26,18 +27,19 @@ if TYPE_CHECKING:
 MSG_DELETE_FIELDS = {"seq": "uint64", "no_erase": "bool"}
 
 
-def decode_body(payload: bytes, decode: Any) -> Any:
-    """An empty body is a bad request; a body Go's json.Unmarshal refuses is invalid JSON (10025)."""
-    if not payload.strip():
+def decode_body(req: "ApiRequest", struct: str, fields: dict[str, str]) -> dict[str, Any]:
+    """nats-server's isEmptyRequest (nothing, or an empty object: bad request), then its
+    unmarshalRequest (strict: unknown fields refused) with Go's error texts (10025)."""
+    payload = req.payload
+    try:
+        doc = json.loads(payload) if payload.strip() else {}
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        decode_json(payload)    # raises nats-server's syntax error text
+        raise
+    if doc == {}:
         raise ApiError.of("JSBadRequestErr")
     try:
-        json.loads(payload)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        from natsx.jetstream.api import decode_json
-        decode_json(payload)    # raises nats-server's syntax error text
-        raise ApiError.of("JSBadRequestErr") from None
-    try:
-        return decode(payload)
+        return go_unmarshal(payload, struct, fields, req.js.strict)
     except RequestDecodeError as e:
         raise ApiError.of("JSInvalidJSONErr", err=str(e)) from None
 
@@ -86,7 +88,7 @@ def find_message(stream: "Stream", body: MsgGetRequest) -> Optional[StoredMsg]:
 
 
 def handle_msg_get(req: "ApiRequest") -> Optional[dict[str, Any]]:
-    body = decode_body(req.payload, decode_get_request)
+    body = MsgGetRequest(**decode_body(req, "JSApiMsgGetRequest", MSG_GET_FIELDS))
     decide_get(body)
     stream = lookup_stream(req)
     if stream.store is None:      # offline (damaged): nats-server lets the request time out
@@ -127,7 +129,7 @@ def apply_delete(stream: "Stream", seq: int, no_erase: bool) -> None:
 
 
 def handle_msg_delete(req: "ApiRequest") -> dict[str, Any]:
-    fields = decode_body(req.payload, lambda p: go_unmarshal(p, "JSApiMsgDeleteRequest", MSG_DELETE_FIELDS))
+    fields = decode_body(req, "JSApiMsgDeleteRequest", MSG_DELETE_FIELDS)
     seq, no_erase = fields.get("seq", 0), fields.get("no_erase", False)
     stream = lookup_stream(req)
     decide_delete(stream, seq, no_erase)

@@ -25,20 +25,24 @@ import time
 from typing import TYPE_CHECKING, Any, Optional
 
 from natsx._core.subject import is_valid_publish_subject
-from natsx.gofmt import go_json
+from natsx.gofmt import go_duration, go_json
 from natsx.jetstream.advisories import event_id
 from natsx.jetstream.errors import ApiError
-from natsx.jetstream.getreq import RequestDecodeError, go_unmarshal
+from natsx.jetstream import account
+from natsx.jetstream import config as streamcfg
 from natsx.jetstream.msgapi import decode_body, lookup_stream
+from natsx.jetstream.stream import MSGS_DIR, Stream, store_config
+from natsx.jetstream.stream_api import _check_overlap as check_overlap, _checked as check_stream_config
+from natsx.store.restore import restore
 from natsx.store.snapshot import SnapshotError, write_snapshot
 
 if TYPE_CHECKING:
     from natsx.jetstream import JetStream
     from natsx.jetstream.api import ApiRequest, ApiRouter
-    from natsx.jetstream.stream import Stream
 
 SNAPSHOT_FIELDS = {"deliver_subject": "string", "no_consumers": "bool", "chunk_size": "int",
                    "window_size": "int", "jsck": "bool"}
+RESTORE_FIELDS = {"config": "StreamConfig", "state": "StreamState"}
 DEFAULT_CHUNK = 128 * 1024
 DEFAULT_WINDOW = 8 * 1024 * 1024
 ACK_TIMEOUT = 5.0           # snapshotAckTimeout
@@ -61,51 +65,37 @@ def flow_window(chunk_size: int, window_size: int) -> tuple[int, int]:
 # ---- snapshot ----------------------------------------------------------------------------------
 
 def handle_snapshot(req: "ApiRequest") -> Optional[dict[str, Any]]:
-    if not req.payload.strip():
+    if not req.payload.strip() or req.payload.strip() == b"{}":
         raise ApiError.of("JSBadRequestErr")
     stream = lookup_stream(req)
-    fields = decode_body(req.payload, lambda p: go_unmarshal(p, "JSApiStreamSnapshotRequest", SNAPSHOT_FIELDS))
+    fields = decode_body(req, "JSApiStreamSnapshotRequest", SNAPSHOT_FIELDS)
     deliver = fields.get("deliver_subject", "")
     if not is_valid_publish_subject(deliver.encode()):
         raise ApiError.of("JSSnapshotDeliverSubjectInvalidErr")
     if stream.store is None:
         raise ApiError.of("JSStreamSnapshotErrF", err="stream is offline")
     js = req.js
-    started = time.time_ns()
     check = " health check and" if fields.get("jsck") else ""
     js.log.info(f"Starting{check} snapshot for stream '$G > {stream.name}'")
     data = b"".join(write_snapshot(stream.store))     # consistent: fixed at this point
     state, _ = stream.state_json()
     info, _ = stream.info(dynamic_metadata=False)
-    req.respond({"config": info["config"], "state": state})
-    client = js.advisories.requester(req.reply)
-    js.advisories.snapshot_create(stream.name, state, client)
     chunk, inflight = flow_window(fields.get("chunk_size", 0), fields.get("window_size", 0))
-    sender = SnapshotSender(js, stream.name, deliver, data, chunk, inflight)
-    task = asyncio.get_running_loop().create_task(sender.run())
-    task.add_done_callback(lambda t: _snapshot_done(js, stream.name, started, client, len(data), t))
-    req.defer_done()
-    return None
-
-
-def _snapshot_done(js: "JetStream", name: str, started: int, client: dict[str, Any], nbytes: int,
-                   task: "asyncio.Task[Optional[str]]") -> None:
-    error = task.result() if not task.cancelled() else "cancelled"
-    ended = time.time_ns()
-    js.advisories.snapshot_complete(name, started, ended, client, error)
-    took = (ended - started) / 1e9
-    if error:
-        js.log.warn(f"Snapshot for stream '$G > {name}' failed after {took:.3f}s: {error}")
-    else:
-        js.log.info(f"Completed snapshot of {nbytes} bytes for stream '$G > {name}' in {took:.3f}s")
+    sender = SnapshotSender(js, stream.name, deliver, data, chunk, inflight, state, js.advisories.requester(req.reply))
+    asyncio.get_running_loop().create_task(sender.run())    # after this answer has gone out
+    return {"config": info["config"], "state": state}
 
 
 class SnapshotSender:
     """Streams one snapshot's chunks with nats-server's ack window."""
 
     def __init__(self, js: "JetStream", stream: str, deliver: str, data: bytes, chunk: int,
-                 inflight: int) -> None:
+                 inflight: int, state: dict[str, Any], client: dict[str, Any]) -> None:
+        self.js = js
         self.server = js.server
+        self.stream = stream
+        self.state = state
+        self.client = client
         self.deliver = deliver
         self.data = data
         self.chunk = chunk
@@ -123,13 +113,22 @@ class SnapshotSender:
             await asyncio.sleep(0.01)
         return True
 
-    async def run(self) -> Optional[str]:
-        """Send everything; returns the error (None when complete)."""
+    async def run(self) -> None:
+        """Send everything, between the create and complete advisories."""
+        started = time.time_ns()
+        self.js.advisories.snapshot_create(self.stream, self.state, self.client)
         sub = self.server.subscribe_internal(self.ack_prefix + ".>", self._on_ack)
         try:
-            return await self._send_all()
+            error = await self._send_all()
         finally:
             self.server.unsubscribe_internal(sub)
+        ended = time.time_ns()
+        self.js.advisories.snapshot_complete(self.stream, started, ended, self.client, error)
+        took = go_duration(ended - started)
+        if error:
+            self.js.log.warn(f"Snapshot for stream '$G > {self.stream}' failed after {took}: {error}")
+        else:
+            self.js.log.info(f"Completed snapshot of {len(self.data)} B for stream '$G > {self.stream}' in {took}")
 
     async def _send_all(self) -> Optional[str]:
         await self._wait_interest()
@@ -158,31 +157,23 @@ class SnapshotSender:
 # ---- restore -----------------------------------------------------------------------------------
 
 def handle_restore(req: "ApiRequest") -> Optional[dict[str, Any]]:
-    from natsx.jetstream import config as streamcfg
-    from natsx.jetstream import account
-    if not req.payload.strip():
-        raise ApiError.of("JSBadRequestErr")
-    body = req.json()
-    raw_cfg = body.get("config") or {}
-    if not isinstance(raw_cfg, dict):
-        raise ApiError.of("JSInvalidJSONErr", err="json: cannot unmarshal into Go struct field "
-                          "JSApiStreamRestoreRequest.config of type server.StreamConfig")
+    """Decide: the request and the config as nats-server checks them before any data arrives."""
+    body = decode_body(req, "JSApiStreamRestoreRequest", RESTORE_FIELDS)
+    raw_cfg = body.get("config")
     name = req.tokens[-1]
-    if not raw_cfg.get("name"):
-        raw_cfg = {**raw_cfg, "name": name}
-    if raw_cfg["name"] != name:
+    cfg = streamcfg.decode(dict(raw_cfg or {}))
+    if not cfg["name"]:
+        cfg["name"] = name
+    if cfg["name"] != name:
         raise ApiError.of("JSStreamMismatchErr")
     if "/" in name or "\\" in name:
         raise ApiError.of("JSStreamNameContainsPathSeparatorsErr")
     js = req.js
-    cfg = js.decide_stream_config(raw_cfg)              # nats-server's checkStreamCfg
+    cfg = check_stream_config(js, cfg)
     account.check_create(js, cfg)
     if name in js.streams:
         raise ApiError.of("JSStreamNameExistRestoreFailedErr")
-    restore = Restore(js, cfg, req.reply)
-    deliver = restore.start()
-    req.respond({"deliver_subject": deliver})
-    return None
+    return {"deliver_subject": Restore(js, cfg, req.reply).start()}
 
 
 class Restore:
@@ -246,31 +237,46 @@ class Restore:
         """Build the stream (decide happened at the request; this is apply) and its response."""
         resp: dict[str, Any] = {"type": "io.nats.jetstream.api.v1.stream_create_response"}
         try:
-            stream = self.js.restore_stream(self.cfg, self.chunks)
-        except (SnapshotError, RequestDecodeError, OSError) as exc:
+            stream = apply_restore(self.js, self.cfg, self.chunks)
+        except ApiError as exc:
+            resp["error"] = ApiError.of("JSStreamRestoreErrF", err=exc.description).to_json()
+            stream = None
+        except (SnapshotError, OSError) as exc:
             resp["error"] = ApiError.of("JSStreamRestoreErrF", err=str(exc)).to_json()
             stream = None
         ended = time.time_ns()
         self.js.advisories.restore_complete(self.name, self.started, ended, self.nbytes, self.client)
-        took = (ended - self.started) / 1e9
+        took = go_duration(ended - self.started)
         if stream is None:
-            self.js.log.warn(f"Restore failed for {self.nbytes} bytes for stream '$G > {self.name}' in {took:.3f}s")
+            self.js.log.warn(f"Restore failed for {self.nbytes} B for stream '$G > {self.name}' in {took}")
             return resp
-        self.js.log.info(f"Completed restore of {self.nbytes} bytes for stream '$G > {self.name}' in {took:.3f}s")
+        self.js.log.info(f"Completed restore of {self.nbytes} B for stream '$G > {self.name}' in {took}")
         info, _ = stream.info()
         resp.update(info)
         return resp
 
 
-def restore_store_files(directory: str, chunks: list[bytes], store_config: Any) -> Any:
-    """A file store in `directory` built from snapshot chunks (removed again if that fails)."""
-    from natsx.store.restore import restore
-    os.makedirs(os.path.dirname(directory), exist_ok=True)
+def apply_restore(js: "JetStream", cfg: dict[str, Any], chunks: list[bytes]) -> "Stream":
+    """Apply: the stream's store built from the snapshot, its metadata written, the stream
+    registered and served like a created one (subjects captured, direct gets, create advisory)."""
+    check_overlap(js, cfg)
+    streamcfg.stamp_metadata(cfg)
+    sync, interval = js.sync_policy
+    limits = store_config(cfg, sync, interval)
+    directory = None if cfg["storage"] == "memory" else os.path.join(js.streams_dir, cfg["name"])
     try:
-        return restore(chunks, directory, store_config)
+        store = restore(chunks, None if directory is None else os.path.join(directory, MSGS_DIR), limits)
     except BaseException:
-        shutil.rmtree(directory, ignore_errors=True)
+        if directory is not None:
+            shutil.rmtree(directory, ignore_errors=True)
         raise
+    stream = Stream(js, cfg["name"], cfg, time.time_ns(), directory, store)
+    stream.write_metadata()
+    store.attach_loop()
+    js.streams[stream.name] = stream
+    js.attach(stream)
+    js.advisories.stream_created(stream.name)
+    return stream
 
 
 def register(router: "ApiRouter") -> None:
