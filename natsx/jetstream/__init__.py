@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from natsx._core.stream import StreamIngest
 from natsx._core.sublist import Subscription
 from natsx.conf import parse_duration_ns
+from natsx.gofmt import go_duration
 from natsx.jetstream.advisories import Advisories
 from natsx.jetstream.api import ApiRouter
 from natsx.jetstream.direct import DirectGets
@@ -119,22 +120,20 @@ class JetStream:
         self.log.info("-------------------------------------------")
 
     def _recover(self) -> None:
-        names = sorted(os.listdir(self.streams_dir))
-        if names:
-            self.log.info(f"  Recovering JetStream state for account \"{GLOBAL_ACCOUNT_DIR}\"")
-        for name in names:
+        for name in sorted(os.listdir(self.streams_dir)):
             directory = os.path.join(self.streams_dir, name)
             if not os.path.isdir(directory):
                 continue
+            began = time.monotonic()
+            self.log.info(f"  Starting restore for stream '{GLOBAL_ACCOUNT_DIR} > {name}'")
             stream = Stream.recover(self, directory)
             self.streams[name] = stream
-            if stream.store is not None:
-                stream.store.attach_loop()
-                self.attach(stream)
-                self.log.info(f"  Restored {stream.store.msgs:,} messages for stream '{GLOBAL_ACCOUNT_DIR} > {name}'"
-                              " in " + _go_elapsed(0))
-        if names:
-            self.log.info(f"  Restored {len(self.streams)} streams for account \"{GLOBAL_ACCOUNT_DIR}\"")
+            if stream.store is None:
+                continue
+            stream.store.attach_loop()
+            self.attach(stream)
+            self.log.info(f"  Restored {stream.store.msgs:,} messages for stream '{GLOBAL_ACCOUNT_DIR} > {name}'"
+                          f" in {_go_elapsed(time.monotonic() - began, rounded=True)}")
 
     def stop(self) -> None:
         self.log.info("Initiating JetStream Shutdown...")
@@ -201,6 +200,7 @@ def sync_policy(value: Any) -> tuple[str, float]:
     return SYNC_INTERVAL, parse_duration_ns(str(value)) / 1e9
 
 
-def _go_elapsed(seconds: float) -> str:
-    from natsx.gofmt import go_duration
-    return go_duration(int(seconds * 1e9))
+def _go_elapsed(seconds: float, rounded: bool = False) -> str:
+    """A Go time.Duration's String(); rounded to the millisecond as nats-server's restore lines."""
+    ns = int(seconds * 1e9)
+    return go_duration(round(ns, -6) if rounded else ns)

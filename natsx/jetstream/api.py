@@ -68,9 +68,10 @@ class ApiRequest:
     def js(self) -> "JetStream":
         return self.router.js
 
-    def json(self) -> dict[str, Any]:
-        """The request body as a JSON object; an empty body is {} (nats-server decodes nothing)."""
-        return decode_json(self.payload)
+    def json(self, go_type: str = "") -> dict[str, Any]:
+        """The request body as a JSON object; an empty body is {} (nats-server decodes nothing).
+        go_type names the Go struct nats-server decodes into, for its error text."""
+        return decode_json(self.payload, go_type)
 
     def defer(self) -> None:
         """The handler answers later with respond()/fail()."""
@@ -176,7 +177,7 @@ def header_value(hdr: bytes | None, name: bytes) -> bytes | None:
     return None
 
 
-def decode_json(payload: bytes) -> dict[str, Any]:
+def decode_json(payload: bytes, go_type: str = "") -> dict[str, Any]:
     """A request body as nats-server's json.Unmarshal sees it, with its error text (10025)."""
     if not payload.strip():
         return {}
@@ -187,7 +188,7 @@ def decode_json(payload: bytes) -> dict[str, Any]:
     if not isinstance(value, dict):
         kind = {list: "array", str: "string", bool: "bool"}.get(type(value), "number")
         raise ApiError.of("JSInvalidJSONErr", err=f"json: cannot unmarshal {kind} into Go value of type "
-                          "struct") from None
+                          f"server.{go_type or 'ApiRequest'}") from None
     return value
 
 

@@ -6,9 +6,11 @@ rules applied by encode(). Durations are nanoseconds, as on the wire.
 """
 from __future__ import annotations
 
+import json
 from typing import Any, Callable, Iterable
 
-from natsx._core.subject import is_valid_publish_subject, is_valid_subject
+from natsx._core.subject import is_valid_subject
+from natsx.gofmt import go_duration
 from natsx.jetstream.errors import ApiError, invalid_config
 from natsx.version import NATS_SERVER_VERSION
 
@@ -106,13 +108,13 @@ def _json_kind(v: Any) -> str:
 
 def _unmarshal_error(v: Any, struct: str, name: str, go_type: str) -> ApiError:
     kind = _json_kind(v)
-    if kind == "number":
-        kind = f"number {v}"
+    if kind == "number" and go_type in _INT_RANGES:   # Go names the literal only for numeric targets
+        kind = f"number {json.dumps(v)}"
     return ApiError.of("JSInvalidJSONErr", err=f"json: cannot unmarshal {kind} into Go struct field "
                        f"{struct}.{name} of type {go_type.replace('time.Duration', 'time.Duration')}")
 
 
-def decode(body: dict[str, Any], struct: str = "StreamConfig") -> dict[str, Any]:
+def decode(body: dict[str, Any], struct: str = "StreamConfigRequest") -> dict[str, Any]:
     """The request's config with every field present (Go zero values where absent); type errors as
     nats-server's json.Unmarshal reports them (10025). Unknown fields are ignored, as in Go."""
     cfg: dict[str, Any] = {}
@@ -136,6 +138,9 @@ def decode(body: dict[str, Any], struct: str = "StreamConfig") -> dict[str, Any]
             if not isinstance(v, str) or v.lower() not in ("old", "new"):
                 raise ApiError.of("JSInvalidJSONErr", err=f"can not unmarshal {_go_q(v)}")
             v = v.lower()
+        elif go_type == "StoreCompression":
+            if not isinstance(v, str) or v not in _ENUMS[go_type]:
+                raise ApiError.of("JSInvalidJSONErr", err="unknown compression algorithm")
         elif go_type in _ENUMS:
             if not isinstance(v, str) or v not in _ENUMS[go_type]:
                 raise ApiError.of("JSInvalidJSONErr", err=f"can not unmarshal {_go_q(v)}")
@@ -157,7 +162,6 @@ def decode(body: dict[str, Any], struct: str = "StreamConfig") -> dict[str, Any]
 
 
 def _go_q(v: Any) -> str:
-    import json
     return '"' + json.dumps(v).replace('\\', '\\\\').replace('"', '\\"') + '"'
 
 
@@ -249,7 +253,7 @@ def check(cfg: dict[str, Any], *, duplicates_limit: int = 0,
         raise invalid_config("duplicates window can not be larger then max age")
     if duplicates_limit > 0 and c["duplicate_window"] > duplicates_limit:
         raise invalid_config("duplicates window can not be larger then server limit of "
-                             f"{_go_duration(duplicates_limit)}")
+                             f"{go_duration(duplicates_limit)}")
     if 0 < c["duplicate_window"] < MIN_WINDOW:
         raise invalid_config("duplicates window needs to be >= 100ms")
     if c["deny_purge"] and c["allow_rollup_hdrs"]:
@@ -387,7 +391,7 @@ def stamp_metadata(cfg: dict[str, Any]) -> None:
     """The stored metadata: the user's keys (no dynamic ones) plus _nats.req.level."""
     meta = {k: v for k, v in (cfg["metadata"] or {}).items() if k not in (META_LEVEL, META_VERSION)}
     meta[META_REQUIRED_LEVEL] = str(required_level(cfg))
-    cfg["metadata"] = meta
+    cfg["metadata"] = dict(sorted(meta.items()))     # a Go map: encoded in key order
 
 
 def with_dynamic_metadata(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -400,15 +404,8 @@ def with_dynamic_metadata(cfg: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _go_duration(ns: int) -> str:
-    from natsx.gofmt import go_duration
-    return go_duration(ns)
-
-
 def overlapping(subjects: Iterable[str], others: Iterable[str]) -> bool:
     others = list(others)
     return any(subjects_collide(s, o) for s in subjects for o in others)
 
 
-__all__ = ["API_LEVEL", "check", "check_update", "decode", "encode", "is_valid_publish_subject",
-           "overlapping", "stamp_metadata", "with_dynamic_metadata"]

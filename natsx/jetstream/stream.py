@@ -235,9 +235,9 @@ class Stream:
         out: dict[str, Any] = {"name": src["name"]}
         if src.get("external"):
             out["external"] = src["external"]
+        out.update(lag=0, active=-1)
         if src.get("filter_subject"):
             out["filter_subject"] = src["filter_subject"]
         if src.get("subject_transforms"):
             out["subject_transforms"] = src["subject_transforms"]
-        out.update(lag=0, active=-1)
         return out

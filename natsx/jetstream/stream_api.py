@@ -7,6 +7,7 @@ later sit between the two.
 """
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from natsx.jetstream import account, config as streamcfg
@@ -27,8 +28,8 @@ def _name(req: "ApiRequest") -> str:
     return req.tokens[-1]
 
 
-def _body(req: "ApiRequest", known: tuple[str, ...]) -> dict[str, Any]:
-    body = req.json()
+def _body(req: "ApiRequest", known: tuple[str, ...], go_type: str) -> dict[str, Any]:
+    body = req.json(go_type)
     if req.js.strict:
         for key in body:
             if key not in known:
@@ -37,7 +38,7 @@ def _body(req: "ApiRequest", known: tuple[str, ...]) -> dict[str, Any]:
 
 
 def _config_body(req: "ApiRequest") -> dict[str, Any]:
-    body = _body(req, tuple(f for f, _, _ in streamcfg.FIELDS) + ("pedantic",))
+    body = _body(req, tuple(f for f, _, _ in streamcfg.FIELDS) + ("pedantic",), "StreamConfigRequest")
     return streamcfg.decode(body)
 
 
@@ -150,9 +151,9 @@ def handle_update(req: "ApiRequest") -> dict[str, Any]:
 # -- info / names / list -----------------------------------------------------------------------
 
 def handle_info(req: "ApiRequest") -> dict[str, Any]:
-    body = _body(req, ("offset", "limit", "deleted_details", "subjects_filter"))
+    body = _body(req, ("offset", "limit", "deleted_details", "subjects_filter"), "JSApiStreamInfoRequest")
     stream = _stream(req.js, _name(req))
-    offset = _uint(body, "offset", "JSApiStreamInfoRequest")
+    offset = max(_int(body, "offset", "JSApiStreamInfoRequest"), 0)
     subjects_filter = body.get("subjects_filter") or ""
     info, total = stream.info(deleted_details=bool(body.get("deleted_details")),
                               subjects_filter=subjects_filter, offset=offset, cluster=True)
@@ -160,12 +161,24 @@ def handle_info(req: "ApiRequest") -> dict[str, Any]:
     return {"total": total, "offset": offset if subjects_filter else 0, "limit": limit, **info}
 
 
-def _uint(body: dict[str, Any], key: str, struct: str) -> int:
+def _int(body: dict[str, Any], key: str, struct: str, go_type: str = "int") -> int:
+    """An integer request field as Go decodes it (uint64 refuses negatives)."""
     v = body.get(key, 0)
-    if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-        raise ApiError.of("JSInvalidJSONErr", err=f"json: cannot unmarshal {type(v).__name__} into Go "
-                          f"struct field {struct}.{key} of type int")
-    return v
+    if v is None:
+        return 0
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or v != int(v) or \
+            (go_type == "uint64" and v < 0):
+        kind = "number " + json.dumps(v) if isinstance(v, (int, float)) and not isinstance(v, bool) \
+            else {str: "string", bool: "bool", list: "array", dict: "object"}.get(type(v), "value")
+        raise ApiError.of("JSInvalidJSONErr", err=f"json: cannot unmarshal {kind} into Go struct field "
+                          f"{struct}.{key} of type {go_type}")
+    return int(v)
+
+
+def _page(names: list[str], offset: int, limit: int) -> tuple[int, list[str]]:
+    """nats-server's paging: a negative offset is 0, one past the end is the end."""
+    offset = min(max(offset, 0), len(names))
+    return offset, names[offset:offset + limit]
 
 
 def _matching_names(js: "JetStream", subject: str) -> list[str]:
@@ -177,18 +190,16 @@ def _matching_names(js: "JetStream", subject: str) -> list[str]:
 
 
 def handle_names(req: "ApiRequest") -> dict[str, Any]:
-    body = _body(req, ("offset", "subject"))
-    offset = _uint(body, "offset", "JSApiStreamNamesRequest")
+    body = _body(req, ("offset", "subject"), "JSApiStreamNamesRequest")
     names = _matching_names(req.js, body.get("subject") or "")
-    return {"total": len(names), "offset": offset, "limit": NAMES_LIMIT,
-            "streams": names[offset:offset + NAMES_LIMIT]}
+    offset, page = _page(names, _int(body, "offset", "JSApiStreamNamesRequest"), NAMES_LIMIT)
+    return {"total": len(names), "offset": offset, "limit": NAMES_LIMIT, "streams": page or None}
 
 
 def handle_list(req: "ApiRequest") -> dict[str, Any]:
-    body = _body(req, ("offset", "subject"))
-    offset = _uint(body, "offset", "JSApiStreamListRequest")
+    body = _body(req, ("offset", "subject"), "JSApiStreamListRequest")
     names = _matching_names(req.js, body.get("subject") or "")
-    page = names[offset:offset + LIST_LIMIT]
+    offset, page = _page(names, _int(body, "offset", "JSApiStreamListRequest"), LIST_LIMIT)
     infos, offline = [], {}
     for name in page:
         stream = req.js.streams[name]
@@ -215,8 +226,8 @@ def handle_delete(req: "ApiRequest") -> dict[str, Any]:
 
 
 def decide_purge(js: "JetStream", name: str, body: dict[str, Any]) -> tuple[Stream, dict[str, Any]]:
-    seq = _uint(body, "seq", "JSApiStreamPurgeRequest")
-    keep = _uint(body, "keep", "JSApiStreamPurgeRequest")
+    seq = _int(body, "seq", "JSApiStreamPurgeRequest", "uint64")
+    keep = _int(body, "keep", "JSApiStreamPurgeRequest", "uint64")
     if seq > 0 and keep > 0:
         raise ApiError.of("JSBadRequestErr")
     stream = _stream(js, name)
@@ -236,7 +247,7 @@ def apply_purge(stream: Stream, request: dict[str, Any]) -> int:
 
 
 def handle_purge(req: "ApiRequest") -> dict[str, Any]:
-    body = _body(req, ("filter", "seq", "keep")) if req.payload.strip()[:1] in (b"{", b"[") else {}
+    body = _body(req, ("filter", "seq", "keep"), "JSApiStreamPurgeRequest") if req.payload.strip()[:1] in (b"{", b"[") else {}
     stream, request = decide_purge(req.js, _name(req), body)
     return {"success": True, "purged": apply_purge(stream, request)}
 
@@ -283,14 +294,14 @@ def register(router: ApiRouter) -> None:
     r("STREAM.INFO.*", handle_info, "stream_info_response", error_tail=PAGED_ZERO)
     r("STREAM.NAMES", handle_names, "stream_names_response", error_tail={**PAGED_ZERO, "streams": None})
     r("STREAM.LIST", handle_list, "stream_list_response", error_tail={**PAGED_ZERO, "streams": None})
-    r("STREAM.DELETE.*", handle_delete, "stream_delete_response", error_tail={"success": False})
-    r("STREAM.PURGE.*", handle_purge, "stream_purge_response", error_tail={"success": False})
+    r("STREAM.DELETE.*", handle_delete, "stream_delete_response")
+    r("STREAM.PURGE.*", handle_purge, "stream_purge_response", error_tail={"purged": 0})
     r("STREAM.LEADER.STEPDOWN.*", handle_clustered_only, "stream_leader_stepdown_response")
     r("STREAM.PEER.REMOVE.*", handle_clustered_only, "stream_remove_peer_response")
     for op in ("INFO", "DELETE", "PAUSE", "UNPIN", "RESET", "LEADER.STEPDOWN"):
         r(f"CONSUMER.{op}.*.*", handle_consumer_lookup, f"consumer_{op.lower().replace('.', '_')}_response")
     r("CONSUMER.NAMES.*", handle_consumer_names, "consumer_names_response",
-      error_tail={**PAGED_ZERO, "consumers": None})
+      error_tail={**PAGED_ZERO, "consumers": []})
     r("CONSUMER.LIST.*", handle_consumer_list, "consumer_list_response",
       error_tail={**PAGED_ZERO, "consumers": None})
     for pattern in ("CONSUMER.CREATE.*", "CONSUMER.CREATE.*.>", "CONSUMER.DURABLE.CREATE.*.*"):
