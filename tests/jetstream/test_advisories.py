@@ -85,7 +85,7 @@ def test_audit_names_the_requesting_client(pair):
     def scenario(c: JsClient, kind: str) -> dict:
         mon = Monitor(pair.servers[kind])
         named = raw_connect(pair.servers[kind], {**CONNECT, "name": "requester", "lang": "raw", "version": "1.2"})
-        named.transact(b"SUB _ME.> 1\r\nPUB $JS.API.INFO _ME.1 0\r\n\r\n")
+        named.send(b"SUB _ME.> 1\r\nPUB $JS.API.INFO _ME.1 0\r\n\r\n")
         read_frame(named)
         doc = checked(mon.collect(1))[0]
         client = doc["client"]

@@ -50,6 +50,8 @@ def keys_equal(a: Any, b: Any, where: str, ignore: set[str] = frozenset()) -> No
             keys_equal(a[k], b[k], f"{where}.{k}", ignore)
     elif isinstance(a, list) and a and isinstance(a[0], dict):
         assert len(a) == len(b), where
+        if "name" in a[0]:      # nats-server lists streams in map order
+            a, b = sorted(a, key=lambda d: d["name"]), sorted(b, key=lambda d: d["name"])
         for i, (x, y) in enumerate(zip(a, b)):
             keys_equal(x, y, f"{where}[{i}]", ignore)
 

@@ -3,13 +3,13 @@
 natsx with its messages, sequences and config (the snapshot bytes are each server's own format)."""
 from __future__ import annotations
 
-import json
+import base64
+import random
 
 import pytest
 
-from tests.conftest import NATSX, REF
+from tests.conftest import NATSX, raw_connect
 from tests.jetstream.readhelp import CONNECT, JsClient, JsPair, read_frame, validate
-from tests.conftest import raw_connect
 
 HDR = b"NATS/1.0\r\nFoo: bar\r\n\r\n"
 
@@ -23,9 +23,10 @@ def pair(tmp_path):
 
 def fill(c: JsClient, name: str = "S", n: int = 50, size: int = 300) -> None:
     c.add_stream(name=name, subjects=[f"{name.lower()}.>"], allow_direct=True)
+    rnd = random.Random(n)
     for i in range(n):
-        # incompressible-ish payloads so the snapshot spans several chunks
-        c.publish(f"{name.lower()}.{i % 3}", bytes((i * 7 + j * 13) % 251 for j in range(size)).hex()[:size],
+        # incompressible payloads (the same on both servers), so a snapshot spans several chunks
+        c.publish(f"{name.lower()}.{i % 3}", base64.b64encode(rnd.randbytes(size))[:size].decode(),
                   HDR if i % 5 == 0 else b"")
 
 
@@ -92,6 +93,7 @@ def test_snapshot_flow_control_matches_nats_server(pair):
         held = c.c.sync(timeout=5)            # nothing more while both are unacked
         shapes = []
         frames = list(first)
+        assert all(f.reply for f in first)
         for f in first:
             c.c.send(b"PUB %s 0\r\n\r\n" % f.reply)
         while True:
