@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import jsonschema
+import pytest
 from referencing import Registry, Resource
 
 from tests.conftest import RawClient, ServerProcess, raw_connect
@@ -175,6 +176,22 @@ class JsClient:
         self.c.close()
 
 
+def keys_equal(a: Any, b: Any, where: str, ignore: set[str] = frozenset()) -> None:
+    """Same keys at every level of two JSON documents (lists compared element by element)."""
+    if isinstance(a, dict):
+        assert isinstance(b, dict), where
+        ka, kb = set(a) - ignore, set(b) - ignore
+        assert ka == kb, (where, ka ^ kb)
+        for k in ka:
+            keys_equal(a[k], b[k], f"{where}.{k}", ignore)
+    elif isinstance(a, list) and a and isinstance(a[0], dict):
+        assert len(a) == len(b), where
+        if "name" in a[0]:      # nats-server lists streams in map order
+            a, b = sorted(a, key=lambda d: d["name"]), sorted(b, key=lambda d: d["name"])
+        for i, (x, y) in enumerate(zip(a, b)):
+            keys_equal(x, y, f"{where}[{i}]", ignore)
+
+
 def js_args(tmp_path: Path, name: str = "js") -> list[str]:
     d = tmp_path / name
     d.mkdir(exist_ok=True)
@@ -215,3 +232,19 @@ class JsPair:
             c.close()
         for f in self.factories.values():
             f.close()
+
+
+@pytest.fixture
+def pair(tmp_path):
+    """A JsPair of the selected server kinds, closed at teardown (import it into a test module)."""
+    p = JsPair(tmp_path)
+    yield p
+    p.close()
+
+
+@pytest.fixture
+def monitored_pair(tmp_path):
+    """The same with each server's monitoring port open."""
+    p = JsPair(tmp_path, monitor=True)
+    yield p
+    p.close()

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import raw_connect
-from tests.jetstream.readhelp import CONNECT, Frame, JsClient, JsPair, read_frame, validate
+from tests.jetstream.readhelp import CONNECT, Frame, JsClient, read_frame, validate, pair  # noqa: F401 (fixture)
 
 VOLATILE = re.compile(r'"(created|ts|time|first_ts|last_ts|timestamp)":"[^"]*"')
 SCHEMA = {
@@ -20,12 +20,6 @@ SCHEMA = {
     "io.nats.jetstream.advisory.v1.restore_complete": "advisory/v1/restore_complete.json",
 }
 
-
-@pytest.fixture
-def pair(tmp_path):
-    p = JsPair(tmp_path)
-    yield p
-    p.close()
 
 
 class Monitor:

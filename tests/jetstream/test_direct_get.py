@@ -9,16 +9,10 @@ import json
 import nats
 import pytest
 
-from tests.jetstream.readhelp import JsClient, JsPair, normal_frame
+from tests.jetstream.readhelp import JsClient, normal_frame, pair  # noqa: F401 (fixture)
 
 HDR = b"NATS/1.0\r\nFoo: bar\r\n\r\n"
 
-
-@pytest.fixture
-def pair(tmp_path):
-    p = JsPair(tmp_path)
-    yield p
-    p.close()
 
 
 def fill(c: JsClient) -> None:

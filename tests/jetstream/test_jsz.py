@@ -8,18 +8,12 @@ from typing import Any
 import pytest
 
 from tests.conftest import NATSX, REF, ServerFactory
-from tests.jetstream.readhelp import JsClient, JsPair
+from tests.jetstream.readhelp import JsClient, JsPair, keys_equal, monitored_pair as pair  # noqa: F401 (fixture)
 from tests.test_monitor import get_json, http_get
 
 # Differences natsx keeps on purpose: it syncs every write by default (nats-server: 2 minutes).
 CONFIG_DIFF = {"sync_interval", "sync_always", "store_dir", "max_memory", "max_storage"}
 
-
-@pytest.fixture
-def pair(tmp_path):
-    p = JsPair(tmp_path, monitor=True)
-    yield p
-    p.close()
 
 
 def populate(c: JsClient) -> None:
@@ -38,22 +32,6 @@ def docs(pair: JsPair, paths: list[str]) -> dict[str, dict[str, Any]]:
 
     pair.run(lambda c, k: populate(c))
     return {k: asyncio.run(fetch(s.http_port)) for k, s in pair.servers.items()}
-
-
-def keys_equal(a: Any, b: Any, where: str, ignore: set[str] = frozenset()) -> None:
-    """Same keys at every level of two JSON documents (lists compared element by element)."""
-    if isinstance(a, dict):
-        assert isinstance(b, dict), where
-        ka, kb = set(a) - ignore, set(b) - ignore
-        assert ka == kb, (where, ka ^ kb)
-        for k in ka:
-            keys_equal(a[k], b[k], f"{where}.{k}", ignore)
-    elif isinstance(a, list) and a and isinstance(a[0], dict):
-        assert len(a) == len(b), where
-        if "name" in a[0]:      # nats-server lists streams in map order
-            a, b = sorted(a, key=lambda d: d["name"]), sorted(b, key=lambda d: d["name"])
-        for i, (x, y) in enumerate(zip(a, b)):
-            keys_equal(x, y, f"{where}[{i}]", ignore)
 
 
 PATHS = ["/jsz", "/jsz?accounts=1", "/jsz?streams=1", "/jsz?streams=1&config=1", "/jsz?consumers=1&config=1",

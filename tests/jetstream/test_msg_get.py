@@ -10,17 +10,11 @@ import re
 import nats
 import pytest
 
-from tests.jetstream.readhelp import JsClient, JsPair, validate
+from tests.jetstream.readhelp import JsClient, validate, pair  # noqa: F401 (fixture)
 
 HDR = b"NATS/1.0\r\nFoo: bar\r\n\r\n"
 TIME_RE = re.compile(r'"time":"[^"]+"')
 
-
-@pytest.fixture
-def pair(tmp_path):
-    p = JsPair(tmp_path)
-    yield p
-    p.close()
 
 
 def fill(c: JsClient, name: str, storage: str) -> None:

@@ -9,16 +9,10 @@ import random
 import pytest
 
 from tests.conftest import NATSX, raw_connect
-from tests.jetstream.readhelp import CONNECT, JsClient, JsPair, read_frame, validate
+from tests.jetstream.readhelp import CONNECT, JsClient, read_frame, validate, pair  # noqa: F401 (fixture)
 
 HDR = b"NATS/1.0\r\nFoo: bar\r\n\r\n"
 
-
-@pytest.fixture
-def pair(tmp_path):
-    p = JsPair(tmp_path)
-    yield p
-    p.close()
 
 
 def fill(c: JsClient, name: str = "S", n: int = 50, size: int = 300) -> None:
