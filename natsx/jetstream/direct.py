@@ -3,10 +3,11 @@
 stored message and nats-server's headers and status lines (stream.go processDirectGetRequest,
 getDirectRequest, getDirectMulti).
 
-A stream with allow_direct has two queue subscriptions (group `_sys_`, as nats-server), so a stream
-without it, or no stream, gets "no responders". Python runs per request; a batch of N is N
-store loads and N publishes from Python (the store's C replay is not exposed to Python callers
-without a per-message object; a C batch reader is future work).
+A stream with allow_direct has two queue subscriptions (group `_sys_`, as nats-server, see
+DirectGets); a stream without it, or no stream, gets "no responders". Python runs per request; a
+batch of N is N store loads (one StoredMsg each) and N publishes from Python: the store's C replay
+(MsgLog.next_msg) is a cdef interface, and a Cython batch reader that stamps the headers from
+MsgView pointers is the way to drop the per-message objects (not done yet).
 """
 from __future__ import annotations
 

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from natsx._core.subject import is_valid_publish_subject
 from natsx.gofmt import go_duration, go_json
+from natsx.jetstream import friendly_bytes
 from natsx.jetstream.advisories import event_id
 from natsx.jetstream.errors import ApiError
 from natsx.jetstream import account
@@ -82,8 +83,13 @@ def handle_snapshot(req: "ApiRequest") -> Optional[dict[str, Any]]:
     info, _ = stream.info(dynamic_metadata=False)
     chunk, inflight = flow_window(fields.get("chunk_size", 0), fields.get("window_size", 0))
     sender = SnapshotSender(js, stream.name, deliver, data, chunk, inflight, state, js.advisories.requester(req.reply))
-    asyncio.get_running_loop().create_task(sender.run())    # after this answer has gone out
+    task = asyncio.get_running_loop().create_task(sender.run())    # runs after this answer went out
+    _RUNNING.add(task)
+    task.add_done_callback(_RUNNING.discard)
     return {"config": info["config"], "state": state}
+
+
+_RUNNING: set["asyncio.Task[None]"] = set()    # snapshots being sent (a task needs a reference)
 
 
 class SnapshotSender:
@@ -99,19 +105,20 @@ class SnapshotSender:
         self.deliver = deliver
         self.data = data
         self.chunk = chunk
-        self.slots = asyncio.Semaphore(inflight)
+        self.slots = asyncio.BoundedSemaphore(inflight)
         self.ack_prefix = SNAPSHOT_ACK.format(stream, event_id())
 
     def _on_ack(self, *_args: Any) -> None:
-        self.slots.release()
+        try:
+            self.slots.release()
+        except ValueError:      # an ack repeated: the window never grows past its size
+            pass
 
-    async def _wait_interest(self) -> bool:
+    async def _wait_interest(self) -> None:
+        """nats-server waits up to 2 s for the deliver subject to get a subscriber, then sends anyway."""
         deadline = time.monotonic() + INTEREST_WAIT
-        while not self.server.sublist.has_interest(self.deliver.encode()):
-            if time.monotonic() > deadline:
-                return False
+        while not self.server.sublist.has_interest(self.deliver.encode()) and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
-        return True
 
     async def run(self) -> None:
         """Send everything, between the create and complete advisories."""
@@ -128,7 +135,8 @@ class SnapshotSender:
         if error:
             self.js.log.warn(f"Snapshot for stream '$G > {self.stream}' failed after {took}: {error}")
         else:
-            self.js.log.info(f"Completed snapshot of {len(self.data)} B for stream '$G > {self.stream}' in {took}")
+            self.js.log.info(f"Completed snapshot of {friendly_bytes(len(self.data))} for stream "
+                             f"'$G > {self.stream}' in {took}")
 
     async def _send_all(self) -> Optional[str]:
         await self._wait_interest()
@@ -248,9 +256,9 @@ class Restore:
         self.js.advisories.restore_complete(self.name, self.started, ended, self.nbytes, self.client)
         took = go_duration(ended - self.started)
         if stream is None:
-            self.js.log.warn(f"Restore failed for {self.nbytes} B for stream '$G > {self.name}' in {took}")
+            self.js.log.warn(f"Restore failed for {friendly_bytes(self.nbytes)} for stream '$G > {self.name}' in {took}")
             return resp
-        self.js.log.info(f"Completed restore of {self.nbytes} B for stream '$G > {self.name}' in {took}")
+        self.js.log.info(f"Completed restore of {friendly_bytes(self.nbytes)} for stream '$G > {self.name}' in {took}")
         info, _ = stream.info()
         resp.update(info)
         return resp
@@ -259,6 +267,8 @@ class Restore:
 def apply_restore(js: "JetStream", cfg: dict[str, Any], chunks: list[bytes]) -> "Stream":
     """Apply: the stream's store built from the snapshot, its metadata written, the stream
     registered and served like a created one (subjects captured, direct gets, create advisory)."""
+    if cfg["name"] in js.streams:       # created while the chunks were coming in
+        raise ApiError.of("JSStreamNameExistRestoreFailedErr")
     check_overlap(js, cfg)
     streamcfg.stamp_metadata(cfg)
     sync, interval = js.sync_policy
