@@ -129,6 +129,23 @@ def test_no_direct_no_responders(pair):
     assert b"NATS/1.0 503" in out[0] and b"Nats-Sequence: 1" in out[3] and b"NATS/1.0 503" in out[-1]
 
 
+def test_direct_get_served_again_after_restart(pair):
+    """A recovered stream answers direct gets (and msg gets) with the same bytes as before."""
+    def scenario(c: JsClient, kind: str) -> list[bytes]:
+        fill(c)
+        before = [normal_frame(c.request("$JS.API.DIRECT.GET.S", {"seq": s})) for s in (1, 2, 6)]
+        before.append(normal_frame(c.request("$JS.API.DIRECT.GET.S.a.2")))
+        c.close()
+        pair.servers[kind].restart()
+        c2 = pair.client(kind)
+        after = [normal_frame(c2.request("$JS.API.DIRECT.GET.S", {"seq": s})) for s in (1, 2, 6)]
+        after.append(normal_frame(c2.request("$JS.API.DIRECT.GET.S.a.2")))
+        assert [a.split(b"\r\n", 1)[1] for a in after] == [b.split(b"\r\n", 1)[1] for b in before]
+        return after
+
+    pair.same(scenario)
+
+
 def test_required_api_level(pair):
     def scenario(c: JsClient, kind: str) -> list[bytes]:
         fill(c)

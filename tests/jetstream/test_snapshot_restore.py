@@ -15,8 +15,8 @@ HDR = b"NATS/1.0\r\nFoo: bar\r\n\r\n"
 
 
 
-def fill(c: JsClient, name: str = "S", n: int = 50, size: int = 300) -> None:
-    c.add_stream(name=name, subjects=[f"{name.lower()}.>"], allow_direct=True)
+def fill(c: JsClient, name: str = "S", n: int = 50, size: int = 300, storage: str = "file") -> None:
+    c.add_stream(name=name, subjects=[f"{name.lower()}.>"], allow_direct=True, storage=storage)
     rnd = random.Random(n)
     for i in range(n):
         # incompressible payloads (the same on both servers), so a snapshot spans several chunks
@@ -131,15 +131,16 @@ def _restore(c: JsClient, name: str, config: dict, data: bytes, chunk: int = 409
     return c.request(deliver, b"").json()
 
 
-def test_snapshot_restores_with_messages_and_config(pair):
+@pytest.mark.parametrize("storage", ["file", "memory"])
+def test_snapshot_restores_with_messages_and_config(pair, storage):
     def scenario(c: JsClient, kind: str) -> dict:
-        fill(c, n=40)
+        fill(c, n=40, storage=storage)
         for seq in (3, 17):
             c.api("$JS.API.STREAM.MSG.DELETE.S", {"seq": seq})
         before = [c.request("$JS.API.DIRECT.GET.S", {"seq": s}) for s in range(1, 42)]
         resp, data, _, end = take_snapshot(c, "S", chunk_size=1024)
         assert end == b"NATS/1.0 204\r\n\r\n"
-        assert resp["state"]["messages"] == 38 and resp["config"]["name"] == "S"
+        assert resp["state"]["messages"] == 38 and resp["config"]["storage"] == storage
         assert c.api("$JS.API.STREAM.DELETE.S")["success"]
         info = _restore(c, "S", resp["config"], data)
         validate(info, "api/v1/stream_create_response.json")
