@@ -87,14 +87,42 @@ def test_healthz_jetstream_options_match_nats_server(pair):
     async def fetch(port: int) -> list:
         out = []
         for q in ("", "?js-enabled-only=true", "?js-server-only=true", "?js-enabled=true",
-                  "?js-enabled-only=1&details=true", "?js-enabled-only=maybe"):
+                  "?js-enabled-only=1&details=true", "?js-enabled-only=maybe", "?account=$G",
+                  "?account=$G&stream=H", "?account=$G&stream=NOPE", "?account=$G&stream=NOPE&details=1",
+                  "?stream=H", "?stream=H&details=true", "?account=$G&consumer=C",
+                  "?account=$G&stream=H&consumer=C", "?account=$G&stream=H&consumer=C&details=1",
+                  "?account=NOPE", "?account=NOPE&details=1"):
             r = await http_get(port, "/healthz" + q)
-            out.append((r.status, r.body))
+            out.append((q, r.status, r.body))
         return out
 
+    pair.run(lambda c, k: c.add_stream(name="H", subjects=["h"]))
     results = {k: asyncio.run(fetch(s.http_port)) for k, s in pair.servers.items()}
     assert len({repr(v) for v in results.values()}) == 1, results
-    assert results[REF][1] == (200, b'{"status":"ok"}')
+    assert results[REF][1] == ("?js-enabled-only=true", 200, b'{"status":"ok"}')
+
+
+def test_healthz_reports_a_stream_that_could_not_be_recovered(tmp_path):
+    """natsx: a stream whose metadata is damaged stays offline with its data; /healthz says so."""
+    f = ServerFactory(NATSX, tmp_path)
+    try:
+        srv = f(["-js", "-sd", str(tmp_path / "js")], monitor=True)
+        c = JsClient(srv)
+        c.add_stream(name="D", subjects=["d"])
+        c.publish("d", "x")
+        c.close()
+        srv.stop()
+        meta = tmp_path / "js" / "jetstream" / "$G" / "streams" / "D" / "meta.inf"
+        meta.write_bytes(meta.read_bytes()[:-3])
+        srv.restart()
+        r = asyncio.run(http_get(srv.http_port, "/healthz"))
+        # go's JSON escapes ">" as nats-server's does
+        assert (r.status, r.body) == (503, b'{"status":"unavailable","error":"JetStream stream \'$G \\u003e D\' '
+                                           b'could not be recovered"}')
+        assert asyncio.run(http_get(srv.http_port, "/healthz?js-enabled-only=true")).status == 200
+        assert (tmp_path / "js" / "jetstream" / "$G" / "streams" / "D" / "msgs").is_dir()   # data kept
+    finally:
+        f.close()
 
 
 def test_varz_jetstream_counts_api_requests(pair):
