@@ -2,7 +2,7 @@
 
     python ci/gen_jetstream_errors.py ../shared/reference/jetstream-errors.json
 
-The package does not read the shared folder at run time; tests/jetstream/test_js_errors.py checks that
+The package does not read the shared folder at run time; tests/jetstream/test_stream_api_errors.py checks that
 the committed table still equals the file.
 """
 from __future__ import annotations

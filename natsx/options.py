@@ -129,6 +129,11 @@ class ServerOptions:
     jetstream_max_store: int = -1
     jetstream_domain: str = ""
     jetstream_key: str = ""
+    jetstream_strict: bool = True
+    # jetstream.sync_interval: "always", or seconds between fdatasyncs; None = natsx's default
+    # ("always": an ack only once its message is fdatasync'ed; nats-server's default is 2m).
+    jetstream_sync: float | str | None = None
+    jetstream_duplicate_window: float = 0.0   # jetstream.limits.duplicate_window (seconds; 0: none)
     jetstream_extra: dict[str, Any] = field(default_factory=dict)
 
     # Parsed and kept, but refused while natsx does not serve them (see UNSUPPORTED_KEYS).
@@ -188,7 +193,7 @@ _JETSTREAM_KEYS = frozenset(
     encryption_key prev_key prev_ek prev_encryption_key cipher extension_hint
     unique_tag max_outstanding_catchup max_buffered_size max_buffered_msgs
     request_queue_limit info_queue_limit meta_compact meta_compact_size
-    meta_compact_sync limits tpm
+    meta_compact_sync limits tpm max_concurrent_io
     """.split()
 )
 
@@ -499,6 +504,33 @@ def _process_jetstream(opts: ServerOptions, tk: Optional[Token], v: Any, col: _C
                 opts.jetstream_max_memory = size
         elif key in ("enable", "enabled"):
             enable = _want(mv, "bool")
+        elif key == "strict":
+            if not isinstance(mv, bool):
+                col.err(mtk, f"Expected 'true' or 'false' for bool value, got '{mv}'")
+                return
+            opts.jetstream_strict = mv
+        elif key == "max_concurrent_io" and not (isinstance(mv, int) and not isinstance(mv, bool)
+                                                 and 4 <= mv <= 8192):
+            col.err(mtk, f'Expected an absolute size for "{mk}" between 4 and 8192, got {mv}')
+            return
+        elif key == "limits" and isinstance(mv, dict):
+            limits = {}
+            for lk, lraw in mv.items():
+                ltk, lv = _unwrap(lraw)
+                if lk.lower() == "duplicate_window":
+                    seconds = _parse_duration_opt(lk, ltk, lv, col)
+                    if seconds is not None:
+                        opts.jetstream_duplicate_window = seconds
+                else:
+                    limits[lk.lower()] = strip_tokens(lv)
+            opts.jetstream_extra["limits"] = limits
+        elif key in ("sync", "sync_interval"):
+            if isinstance(mv, str) and mv.lower() == "always":
+                opts.jetstream_sync = "always"
+            else:
+                seconds = _parse_duration_opt(mk, mtk, mv, col)
+                if seconds is not None:
+                    opts.jetstream_sync = seconds
         elif key in _JETSTREAM_KEYS:
             opts.jetstream_extra[key] = strip_tokens(mv)
             col.where[f"jetstream.{key}"] = (mtk, f"jetstream.{mk}")

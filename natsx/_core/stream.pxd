@@ -10,11 +10,14 @@
 # runs once per input batch: MsgLog.commit_c() (the group commit: one fdatasync per loop iteration,
 # off-thread), then the acks that are durable go out; the rest are released by one Python callback
 # per group commit (the store's durable() future), never per message.
+# Nats-Required-Api-Level is not checked on a plain publish: nats-server 2.15 ignores it there
+# (measured) and stores it as any header. Full stream config validation is the control plane's.
 #
 # Python face (what natsx.jetstream's Stream object uses):
 #
 #   StreamIngest(core: ServerCore, store: FileStore | MemStore, name: bytes,
-#                config: Mapping[str, object] | None = None, domain: bytes | None = None)
+#                config: Mapping[str, object] | None = None, domain: bytes | None = None,
+#                account: Account | None = None)   # acks go through account's sublist ($G)
 #       config holds nats-server StreamConfig JSON fields; the ones read here: max_msg_size,
 #       sealed, no_ack, allow_rollup_hdrs, deny_purge, duplicate_window (ns), storage,
 #       allow_msg_ttl, allow_msg_counter, allow_atomic, allow_batched, allow_msg_schedules
@@ -25,8 +28,12 @@
 #       headers inside the window (restart: nothing else to persist).
 #   reconfigure(config)   apply a changed config (same keys); the store's limits via store.update_config
 #   close()               stop accepting (later publishes get no ack), release pending acks' memory
-#   subscribe(subject) / the caller inserts Subscription(subject, sid, ingest) in the account's sublist
+#   wiring: the caller inserts Subscription(subject, sid, ingest) per stream subject in the
+#   account's sublist (and removes them before close()); the kernel does not subscribe itself.
+#   dedupe_seq(msg_id) -> int  the sequence a Nats-Msg-Id is a duplicate of now (0: none)
 #   last_seq, last_msg_id, dedupe_count, acks_pending, acks_sent, stored, errors, duplicates
+#   rebuild_dedupe() -> int   reload the window from the store (done by the constructor)
+#   expire_dedupe()           drop ids past the window (for a timer; lookups expire too)
 #   process(subject, payload, reply=None, hdr=None)   one message from Python (internal publishes,
 #                                                     tests); same path as deliver()
 
@@ -89,11 +96,10 @@ cdef class StreamIngest(Subscriber):
     cdef uint64_t _last_of_filter(self, bytes flt) except? 0
     cdef int _limit_error(self, const char* subj, size_t sl, size_t hl, size_t ml, bint rollup) noexcept
     cdef int _rollup(self, const char* subject, Py_ssize_t subject_len, bint all) except -1
-    cdef int64_t _ts(self, uint64_t seq) noexcept
     # acks
     cdef int _wrong_last(self, const char* reply, Py_ssize_t reply_len, uint64_t seq) except -1
     cdef int _err(self, const char* reply, Py_ssize_t reply_len, int code, int err_code,
-                  const char* desc, size_t desc_len) except -1
+                  const char* desc) except -1
     cdef int _err_buf(self, const char* reply, Py_ssize_t reply_len, int code, int err_code) except -1
     cdef int _queue_ack(self, const char* reply, Py_ssize_t reply_len, uint64_t seq, bint dup) except -1
     cdef int _send_ack(self, const char* reply, size_t reply_len, uint64_t seq, bint dup) except -1

@@ -6,18 +6,16 @@ import logging
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
-from libc.stdlib cimport free, malloc, realloc
-from libc.string cimport memcmp, memcpy, memmove
+from libc.stdlib cimport free, malloc
+from libc.string cimport memcmp, memcpy, memmove, strlen
 from posix.time cimport CLOCK_REALTIME, clock_gettime, timespec
 
-from natsx._core.account cimport Account
-from natsx._core.conn cimport ServerCore
-from natsx._core.dedupe cimport DedupeTable
-from natsx._core.msglog cimport MsgLog, Slot
-
-from natsx._core.record cimport xxh3_fn, xxh3_fn_t
-from natsx._core.sublist cimport Sublist, SublistResult, Subscriber, Subscription
-from natsx._core.subjidx cimport SID_NONE, SubjectIndex
+# (Account, ServerCore, DedupeTable, MsgLog, Subscriber, Subscription: cimported by stream.pxd)
+from natsx._core.buf cimport grow
+from natsx._core.msglog cimport Slot
+from natsx._core.record cimport MsgView, xxh3_fn, xxh3_fn_t
+from natsx._core.sublist cimport SublistResult
+from natsx._core.subjidx cimport SID_NONE
 
 log = logging.getLogger("natsx.jetstream")
 
@@ -150,7 +148,7 @@ cdef inline bint valid_big_int(const char* p, size_t n) noexcept:
 cdef int go_duration_ns(const char* p, size_t n, double* out) noexcept:
     """Go's time.ParseDuration: 1 and out (ns) if valid, else 0."""
     cdef size_t i = 0, us, ue
-    cdef double total = 0, v, frac, scale, unit
+    cdef double total = 0, v, scale, unit
     cdef bint neg = False, digits
     if n and (p[0] == c'-' or p[0] == c'+'):
         neg = p[0] == c'-'
@@ -232,17 +230,8 @@ cdef inline int64_t now_ns() noexcept nogil:
 # -- growable byte buffers ------------------------------------------------------------------------
 
 cdef int buf_reserve(Buf* b, size_t extra) except -1:
-    cdef size_t cap
-    cdef char* p
-    if b.len + extra <= b.cap:
-        return 0
-    cap = b.cap * 2 if b.cap else 256
-    while cap < b.len + extra:
-        cap *= 2
-    p = <char*>realloc(b.p, cap)
-    if p == NULL:
-        raise MemoryError()
-    b.p, b.cap = p, cap
+    if b.len + extra > b.cap:
+        grow(<void**>&b.p, &b.cap, b.len + extra, 256, 1)
     return 0
 
 
@@ -414,42 +403,46 @@ cdef class StreamIngest(Subscriber):
 
     def rebuild_dedupe(self):
         """Reload the duplicate window from the stored messages' Nats-Msg-Id headers (as
-        nats-server's rebuildDedupe on open): every message younger than the window."""
+        nats-server's rebuildDedupe on open): every message younger than the window, in C.
+        Returns how many ids were loaded."""
+        cdef MsgLog st = self.store
         cdef int64_t now = now_ns(), window = self.dd.window_ns
-        cdef uint64_t seq, first
+        cdef uint64_t seq, start, last = st.last_seq
+        cdef Slot* slot
+        cdef MsgView mv
         cdef HdrVal hv[H_COUNT]
+        cdef size_t n = 0
         self.dd.clear_all()
         self.last_msg_id.len = 0
-        if window <= 0 or self.store.msgs == 0:
+        if window <= 0 or st.msgs == 0:
             return 0
-        first = self.store.first_seq
-        seq = self.store.last_seq
-        # the oldest sequence inside the window (timestamps ascend with sequences)
-        while seq > first and self._ts(seq - 1) >= now - window:
+        # the oldest stored sequence inside the window (timestamps ascend with sequences;
+        # removed sequences are skipped)
+        start = last + 1
+        seq = last
+        while seq >= st.first_seq and seq > 0:
+            slot = st._slot(seq)
+            if slot != NULL and slot.sid != SID_NONE:
+                if slot.ts <= now - window:
+                    break
+                start = seq
             seq -= 1
-        if self._ts(seq) < now - window:
-            seq += 1
-        n = 0
-        for s in range(seq, self.store.last_seq + 1):
-            try:
-                m = self.store_py.load(s)
-            except Exception:
+        for seq in range(start, last + 1):
+            if not st.view(seq, &mv):
                 continue
-            mid = b""
-            if m.hdr:
-                parse_headers(PyBytes_AS_STRING(m.hdr), PyBytes_GET_SIZE(m.hdr), hv)
+            if mv.hdr_len:
+                parse_headers(mv.hdr, mv.hdr_len, hv)
                 if present(&hv[<int>H_MSG_ID]):
-                    mid = PyBytes_FromStringAndSize(hv[<int>H_MSG_ID].p, hv[<int>H_MSG_ID].n)
-                    self.dd.insert(mid, len(mid), m.seq, m.ts)
+                    self.dd.insert(hv[<int>H_MSG_ID].p, hv[<int>H_MSG_ID].n, mv.seq, mv.ts)
                     n += 1
-            if s == self.store.last_seq:
-                self.last_msg_id.len = 0
-                buf_put(&self.last_msg_id, mid, len(mid))
+                    if seq == last:
+                        buf_put(&self.last_msg_id, hv[<int>H_MSG_ID].p, hv[<int>H_MSG_ID].n)
         return n
 
-    cdef int64_t _ts(self, uint64_t seq) noexcept:
-        cdef Slot* s = self.store._slot(seq)
-        return s.ts if s != NULL else 0
+    def expire_dedupe(self):
+        """Drop the ids that left the window (lookups do this too; a timer may call it so that
+        dedupe_count and memory follow the window when no ids arrive)."""
+        self.dd.expire(now_ns())
 
     # -- per message ---------------------------------------------------------------------------
 
@@ -476,50 +469,41 @@ cdef class StreamIngest(Subscriber):
         cdef size_t hl = <size_t>hdr_len, ml = <size_t>payload_len, sl = <size_t>subject_len, i
         cdef uint64_t fsize
         cdef int ttl = TTL_NONE, rollup = 0, lim
-        cdef uint32_t sid
         cdef const char* ssubj
         cdef size_t ssl
         cdef char c
 
         fsize = 22 + sl + ml + 8 + ((4 + hl) if hl else 0)
         if self.file_storage and fsize > FILE_MSG_TOO_LARGE:
-            return self._err(reply, reply_len, 503, 10077, b"message too large", 17)
+            return self._err(reply, reply_len, 503, 10077, b"message too large")
         if hl:
             parse_headers(hdr, hl, hv)
-            # Fast batches (reply .$FI) and atomic batches go their own way in nats-server; natsx
-            # streams cannot enable them, so they get its "disabled" answers (after sealed/size).
-            if (reply_len > 4 and memcmp(reply + reply_len - 4, b".$FI", 4) == 0) or present(&hv[<int>H_BATCH_ID]):
-                if self.sealed:
-                    return self._err(reply, reply_len, 400, 10109, b"invalid operation on sealed stream", 34)
-                if self.max_msg_size >= 0 and (<int64_t>hl > self.max_msg_size or <int64_t>ml > self.max_msg_size - <int64_t>hl):
-                    return self._err(reply, reply_len, 400, 10054, b"message size exceeds maximum allowed", 36)
-                if present(&hv[<int>H_BATCH_ID]) and not (reply_len > 4 and memcmp(reply + reply_len - 4, b".$FI", 4) == 0):
-                    return self._err(reply, reply_len, 400, 10174, b"atomic publish is disabled", 26)
-                return self._err(reply, reply_len, 400, 10205, b"batch publish is disabled", 25)
-        elif reply_len > 4 and memcmp(reply + reply_len - 4, b".$FI", 4) == 0:
-            if self.sealed:
-                return self._err(reply, reply_len, 400, 10109, b"invalid operation on sealed stream", 34)
-            return self._err(reply, reply_len, 400, 10205, b"batch publish is disabled", 25)
         if self.sealed:
-            return self._err(reply, reply_len, 400, 10109, b"invalid operation on sealed stream", 34)
+            return self._err(reply, reply_len, 400, 10109, b"invalid operation on sealed stream")
         # nats-server 2.15 checks the size before any header (measured: tests/jetstream).
         if self.max_msg_size >= 0 and (<int64_t>hl > self.max_msg_size or <int64_t>ml > self.max_msg_size - <int64_t>hl):
-            return self._err(reply, reply_len, 400, 10054, b"message size exceeds maximum allowed", 36)
+            return self._err(reply, reply_len, 400, 10054, b"message size exceeds maximum allowed")
+        # Fast batches (a reply ending in .$FI) and atomic batches (Nats-Batch-Id) take their own
+        # path in nats-server; natsx streams cannot enable them, so they get its "disabled" answers.
+        if reply_len > 4 and memcmp(reply + reply_len - 4, b".$FI", 4) == 0:
+            return self._err(reply, reply_len, 400, 10205, b"batch publish is disabled")
+        if hl and present(&hv[<int>H_BATCH_ID]):
+            return self._err(reply, reply_len, 400, 10174, b"atomic publish is disabled")
         if hl > 65535:
-            return self._err(reply, reply_len, 400, 10097, b"header size exceeds maximum allowed of 64k", 42)
+            return self._err(reply, reply_len, 400, 10097, b"header size exceeds maximum allowed of 64k")
         now = now_ns()
         if hl:
             v = &hv[<int>H_INCR]
             if present(v):
                 if not valid_big_int(v.p, v.n):
-                    return self._err(reply, reply_len, 400, 10171, b"message counter increment is invalid", 36)
-                return self._err(reply, reply_len, 400, 10168, b"message counters is disabled", 28)
+                    return self._err(reply, reply_len, 400, 10171, b"message counter increment is invalid")
+                return self._err(reply, reply_len, 400, 10168, b"message counters is disabled")
             v = &hv[<int>H_EXP_STREAM]
             if present(v) and (v.n != self.name_n or memcmp(v.p, self.name_p, v.n) != 0):
-                return self._err(reply, reply_len, 400, 10060, b"expected stream does not match", 30)
+                return self._err(reply, reply_len, 400, 10060, b"expected stream does not match")
             ttl = ttl_kind(&hv[<int>H_TTL])
             if ttl == TTL_SET:
-                return self._err(reply, reply_len, 400, 10166, b"per-message TTL is disabled", 27)
+                return self._err(reply, reply_len, 400, 10166, b"per-message TTL is disabled")
             v = &hv[<int>H_EXP_LAST_SUBJ_SEQ]
             if present(v):
                 want = parse_int64(v.p, v.n)
@@ -530,26 +514,26 @@ cdef class StreamIngest(Subscriber):
                 if have != want:
                     return self._wrong_last(reply, reply_len, have)
             elif present(&hv[<int>H_EXP_LAST_SUBJ_SEQ_SUBJ]):
-                return self._err(reply, reply_len, 400, 10193, b"missing sequence for expected last sequence per subject", 55)
+                return self._err(reply, reply_len, 400, 10193, b"missing sequence for expected last sequence per subject")
             v = &hv[<int>H_EXP_LAST_SEQ]
             if present(v) and parse_int64(v.p, v.n) != st.last_seq:
                 return self._wrong_last(reply, reply_len, st.last_seq)
             if present(&hv[<int>H_SCHEDULE]):
-                return self._err(reply, reply_len, 400, 10188, b"message schedules is disabled", 29)
+                return self._err(reply, reply_len, 400, 10188, b"message schedules is disabled")
             v = &hv[<int>H_SCHEDULE_TZ]
             if v.p != NULL and (v.n == 0 or not _known_zone(PyBytes_FromStringAndSize(v.p, v.n))):
-                return self._err(reply, reply_len, 400, 10188, b"message schedules is disabled", 29)
+                return self._err(reply, reply_len, 400, 10188, b"message schedules is disabled")
             v = &hv[<int>H_SCHEDULE_NEXT]
             if present(v):
                 if v.n != 5 or memcmp(v.p, b"purge", 5) != 0 or not present(&hv[<int>H_SCHEDULER]) \
                         or (hv[<int>H_SCHEDULER].n == sl and memcmp(hv[<int>H_SCHEDULER].p, subject, sl) == 0) \
                         or not _valid_publish_subject(hv[<int>H_SCHEDULER].p, hv[<int>H_SCHEDULER].n):
-                    return self._err(reply, reply_len, 400, 10212, b"message schedules invalid scheduler", 35)
-                return self._err(reply, reply_len, 400, 10188, b"message schedules is disabled", 29)
+                    return self._err(reply, reply_len, 400, 10212, b"message schedules invalid scheduler")
+                return self._err(reply, reply_len, 400, 10188, b"message schedules is disabled")
             if present(&hv[<int>H_SCHEDULER]):
-                return self._err(reply, reply_len, 400, 10212, b"message schedules invalid scheduler", 35)
+                return self._err(reply, reply_len, 400, 10212, b"message schedules invalid scheduler")
             if present(&hv[<int>H_STREAM_SOURCE]):
-                return self._err(reply, reply_len, 400, 10227, b"message stream source header is not allowed", 43)
+                return self._err(reply, reply_len, 400, 10227, b"message stream source header is not allowed")
             v = &hv[<int>H_MSG_ID]
             if present(v):
                 seq = self.dd.lookup(v.p, v.n, now)
@@ -560,6 +544,8 @@ cdef class StreamIngest(Subscriber):
                     return 0
             v = &hv[<int>H_EXP_LAST_MSG_ID]
             if present(v) and (v.n != self.last_msg_id.len or memcmp(v.p, self.last_msg_id.p, v.n) != 0):
+                if reply_len == 0:
+                    return self._err(reply, 0, 0, 0, b"")
                 self.out.len = 0
                 buf_put(&self.out, b"wrong last msg ID: ", 19)
                 buf_put(&self.out, self.last_msg_id.p, self.last_msg_id.len)
@@ -567,12 +553,14 @@ cdef class StreamIngest(Subscriber):
             v = &hv[<int>H_ROLLUP]
             if present(v):
                 if not self.allow_rollup:
-                    return self._err(reply, reply_len, 500, 10111, b"rollup not permitted", 20)
+                    return self._err(reply, reply_len, 500, 10111, b"rollup not permitted")
                 if v.n == 3 and (v.p[0] | 32) == c's' and (v.p[1] | 32) == c'u' and (v.p[2] | 32) == c'b':
                     rollup = 1
                 elif v.n == 3 and (v.p[0] | 32) == c'a' and (v.p[1] | 32) == c'l' and (v.p[2] | 32) == c'l':
                     rollup = 2
                 else:
+                    if reply_len == 0:
+                        return self._err(reply, 0, 0, 0, b"")
                     self.out.len = 0
                     buf_put(&self.out, b"rollup value invalid: ", 22)
                     buf_reserve(&self.arena, v.n)   # scratch for the lowercased value
@@ -582,18 +570,18 @@ cdef class StreamIngest(Subscriber):
                     buf_go_quote(&self.out, self.arena.p + self.arena.len, v.n)
                     return self._err_buf(reply, reply_len, 500, 10111)
         if ttl == TTL_INVALID:
-            return self._err(reply, reply_len, 400, 10165, b"invalid per-message TTL", 23)
+            return self._err(reply, reply_len, 400, 10165, b"invalid per-message TTL")
         lim = self._limit_error(subject, sl, hl, ml, rollup != 0)
         if lim == 1:
-            return self._err(reply, reply_len, 503, 10077, b"maximum messages per subject exceeded", 37)
+            return self._err(reply, reply_len, 503, 10077, b"maximum messages per subject exceeded")
         if lim == 2:
-            return self._err(reply, reply_len, 503, 10077, b"maximum messages exceeded", 25)
+            return self._err(reply, reply_len, 503, 10077, b"maximum messages exceeded")
         if lim == 3:
-            return self._err(reply, reply_len, 503, 10077, b"maximum bytes exceeded", 22)
+            return self._err(reply, reply_len, 503, 10077, b"maximum bytes exceeded")
         if st.closed:
-            return self._err(reply, reply_len, 503, 10077, b"store is closed", 15)
+            return self._err(reply, reply_len, 503, 10077, b"store is closed")
         if sl > 65535:
-            return self._err(reply, reply_len, 503, 10077, b"invalid subject", 15)
+            return self._err(reply, reply_len, 503, 10077, b"invalid subject")
         if rollup:
             seq = self._append_rollup(subject, sl, hdr, hl, payload, ml, now)
         else:
@@ -692,15 +680,21 @@ cdef class StreamIngest(Subscriber):
     # -- acks -----------------------------------------------------------------------------------
 
     cdef int _wrong_last(self, const char* reply, Py_ssize_t reply_len, uint64_t seq) except -1:
+        if reply_len == 0:
+            return self._err(reply, 0, 0, 0, b"")
         self.out.len = 0
         buf_put(&self.out, b"wrong last sequence: ", 21)
         buf_u64(&self.out, seq)
         return self._err_buf(reply, reply_len, 400, 10071)
 
     cdef int _err(self, const char* reply, Py_ssize_t reply_len, int code, int err_code,
-                  const char* desc, size_t desc_len) except -1:
+                  const char* desc) except -1:
+        if reply_len == 0:
+            # nothing to answer; self.out untouched (this may run nested inside an ack's delivery)
+            self.errors += 1
+            return 0
         self.out.len = 0
-        buf_put(&self.out, desc, desc_len)
+        buf_put(&self.out, desc, strlen(desc))
         return self._err_buf(reply, reply_len, code, err_code)
 
     cdef int _err_buf(self, const char* reply, Py_ssize_t reply_len, int code, int err_code) except -1:
@@ -872,6 +866,10 @@ cdef class StreamIngest(Subscriber):
     @property
     def dedupe_count(self) -> int:
         return len(self.dd)
+
+    def dedupe_seq(self, bytes msg_id not None) -> int:
+        """The sequence msg_id would be answered as a duplicate of now, 0 if none."""
+        return self.dd.lookup(msg_id, len(msg_id), now_ns())
 
     @property
     def acks_pending(self) -> int:

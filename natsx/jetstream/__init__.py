@@ -11,39 +11,30 @@ Other handler modules register on `js.router` (see natsx.jetstream.api).
 """
 from __future__ import annotations
 
-import math
 import os
 import shutil
 import tempfile
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from natsx._core.stream import StreamIngest
 from natsx._core.sublist import Subscription
-from natsx.conf import parse_duration_ns
 from natsx.gofmt import go_duration
+from natsx.log import friendly_bytes
 from natsx.jetstream.advisories import Advisories
 from natsx.jetstream.api import ApiRouter
 from natsx.jetstream.direct import DirectGets
 from natsx.jetstream.account import AccountLimits, register as register_account_api
 from natsx.jetstream.config import API_LEVEL
+from natsx.jetstream.host import ServerHost
 from natsx.jetstream.stream import Stream
 from natsx.store import SYNC_ALWAYS, SYNC_INTERVAL
 
-if TYPE_CHECKING:
-    from natsx.server import Server
 
 GLOBAL_ACCOUNT_DIR = "$G"
 STORE_SUBDIR = "jetstream"
+DEFAULT_SYNC_INTERVAL = 120.0          # nats-server's defaultSyncInterval (2m)
 MAX_MEMORY_FALLBACK = 256 << 20        # JetStreamMaxMemDefault, when system memory is unknown
-
-
-def friendly_bytes(n: int) -> str:
-    """nats-server's friendlyBytes."""
-    if n < 1024:
-        return f"{n} B"
-    exp = int(math.log(n) / math.log(1024))
-    return f"{n / 1024 ** exp:.2f} {'KMGTPE'[exp - 1]}B"
 
 
 def system_memory() -> int:
@@ -56,17 +47,22 @@ def system_memory() -> int:
 class JetStream:
     api_level = API_LEVEL
 
-    def __init__(self, server: "Server") -> None:
+    def __init__(self, server: ServerHost) -> None:
         opts = server.options
         self.server = server
         self.log = server.log
-        extra = opts.jetstream_extra
         self.temporary_dir = not opts.store_dir
-        base = opts.store_dir or os.path.join(tempfile.gettempdir(), "nats")
-        self.store_dir = os.path.join(base, STORE_SUBDIR)
+        if opts.store_dir:
+            self.store_dir = os.path.join(opts.store_dir, STORE_SUBDIR)
+        elif opts.jetstream_max_memory > 0 and opts.jetstream_max_store > 0:
+            # nats-server: with both limits configured the temp default skips its "nats" level
+            self.store_dir = os.path.join(tempfile.gettempdir(), STORE_SUBDIR)
+        else:
+            self.store_dir = os.path.join(tempfile.gettempdir(), "nats", STORE_SUBDIR)
         self.domain = opts.jetstream_domain
-        self.strict = bool(extra.get("strict", True))
-        self.sync_policy = sync_policy(extra.get("sync", extra.get("sync_interval")))
+        self.strict = opts.jetstream_strict
+        self.duplicates_limit = int(opts.jetstream_duplicate_window * 1e9)   # jetstream.limits
+        self.sync_policy = sync_policy(opts.jetstream_sync)
         self.max_memory = opts.jetstream_max_memory
         self.max_store = opts.jetstream_max_store
         self.limits = AccountLimits.from_options(opts)
@@ -190,14 +186,12 @@ class JetStream:
         return mem, store
 
 
-def sync_policy(value: Any) -> tuple[str, float]:
-    """jetstream.sync_interval as nats-server spells it: "always", or a duration. natsx's default
-    is "always" (an ack only after fdatasync); nats-server's is a 2-minute interval."""
-    if value is None or (isinstance(value, str) and value.lower() == "always"):
-        return SYNC_ALWAYS, 120.0
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return SYNC_INTERVAL, float(value)
-    return SYNC_INTERVAL, parse_duration_ns(str(value)) / 1e9
+def sync_policy(value: float | str | None) -> tuple[str, float]:
+    """jetstream.sync_interval as nats-server spells it: "always", or a duration (seconds here).
+    natsx's default is "always" (an ack only after fdatasync); nats-server's is a 2-minute interval."""
+    if value is None or value == "always":
+        return SYNC_ALWAYS, DEFAULT_SYNC_INTERVAL
+    return SYNC_INTERVAL, float(value)
 
 
 def _go_elapsed(seconds: float, rounded: bool = False) -> str:

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from natsx.jetstream.errors import ApiError
+from natsx.jetstream.host import JetStreamHost
 
 if TYPE_CHECKING:
-    from natsx.jetstream import JetStream
     from natsx.jetstream.api import ApiRequest, ApiRouter
     from natsx.options import ServerOptions
 
@@ -40,7 +40,7 @@ class AccountLimits:
         return self.memory_max_stream_bytes if storage == "memory" else self.storage_max_stream_bytes
 
 
-def reserved(js: "JetStream", storage: str, exclude: str = "") -> int:
+def reserved(js: JetStreamHost, storage: str, exclude: str = "") -> int:
     """Bytes reserved by the max_bytes of the other streams of this storage type."""
     total = 0
     for name, stream in js.streams.items():
@@ -50,7 +50,7 @@ def reserved(js: "JetStream", storage: str, exclude: str = "") -> int:
     return total
 
 
-def check_limits(js: "JetStream", cfg: dict[str, Any], add_bytes: int, current: int) -> None:
+def check_limits(js: JetStreamHost, cfg: dict[str, Any], add_bytes: int, current: int) -> None:
     """nats-server's checkAllLimits for one stream: consumers, then account and server bytes."""
     lim = js.limits
     if cfg["max_consumers"] > 0 and lim.max_consumers > 0 and cfg["max_consumers"] > lim.max_consumers:
@@ -67,14 +67,14 @@ def check_limits(js: "JetStream", cfg: dict[str, Any], add_bytes: int, current: 
         raise ApiError.of(err)
 
 
-def check_create(js: "JetStream", cfg: dict[str, Any]) -> None:
+def check_create(js: JetStreamHost, cfg: dict[str, Any]) -> None:
     """jsNonClusteredStreamLimitsCheck: stream count, then bytes."""
     if js.limits.max_streams > 0 and len(js.streams) >= js.limits.max_streams:
         raise ApiError.of("JSMaximumStreamsLimitErr")
     check_limits(js, cfg, cfg["max_bytes"], reserved(js, cfg["storage"]))
 
 
-def check_update(js: "JetStream", old: dict[str, Any], cfg: dict[str, Any]) -> None:
+def check_update(js: JetStreamHost, old: dict[str, Any], cfg: dict[str, Any]) -> None:
     """Only a larger max_bytes reserves more (configUpdateCheck)."""
     diff = max(max(cfg["max_bytes"], 0) - max(old["max_bytes"], 0), 0)
     current = reserved(js, cfg["storage"], exclude=cfg["name"]) + max(cfg["max_bytes"], 0) - diff

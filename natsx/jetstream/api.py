@@ -19,13 +19,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import Any, Callable, Optional
 
 from natsx.gofmt import go_json
 from natsx.jetstream.errors import ApiError
+from natsx.jetstream.host import JetStreamHost
 
-if TYPE_CHECKING:
-    from natsx.jetstream import JetStream
 
 API_PREFIX = "$JS.API."
 RESPONSE_TYPE_PREFIX = "io.nats.jetstream.api.v1."
@@ -65,7 +64,7 @@ class ApiRequest:
     counted: bool = field(default=True)     # in api.total (and audited)
 
     @property
-    def js(self) -> "JetStream":
+    def js(self) -> JetStreamHost:
         return self.router.js
 
     def json(self, go_type: str = "") -> dict[str, Any]:
@@ -99,12 +98,12 @@ class ApiRequest:
 
 
 class ApiRouter:
-    def __init__(self, js: "JetStream") -> None:
+    def __init__(self, js: JetStreamHost) -> None:
         self.js = js
         self.routes: list[Route] = []
         self.total = 0     # requests answered ($JS.API.INFO "api.total")
         self.errors = 0    # of which errors ("api.errors")
-        self._sub = None
+        self._subs: list[Any] = []
 
     def register(self, pattern: str, handler: Handler, response_type: str,
                  error_tail: dict[str, Any] | None = None) -> None:
@@ -112,12 +111,19 @@ class ApiRouter:
         self.routes.append(Route(tuple(pattern.split(".")), handler, response_type, dict(error_tail or {})))
 
     def start(self) -> None:
-        self._sub = self.js.server.subscribe_internal(API_PREFIX + ">", self._on_request)
+        """Subscribe $JS.API.> and, with a domain, $JS.<domain>.API.> (nats-server maps it there)."""
+        server = self.js.server
+        self._subs = [server.subscribe_internal(API_PREFIX + ">", self._on_request)]
+        if self.js.domain:
+            prefix = f"$JS.{self.js.domain}.API.".encode()
+            self._subs.append(server.subscribe_internal(
+                prefix.decode() + ">", lambda sub, subject, *rest: self._on_request(
+                    sub, API_PREFIX.encode() + subject[len(prefix):], *rest)))
 
     def stop(self) -> None:
-        if self._sub is not None:
-            self.js.server.unsubscribe_internal(self._sub)
-            self._sub = None
+        for sub in self._subs:
+            self.js.server.unsubscribe_internal(sub)
+        self._subs = []
 
     def find(self, tokens: list[str]) -> Route | None:
         for route in self.routes:

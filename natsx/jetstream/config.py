@@ -106,7 +106,7 @@ def _json_kind(v: Any) -> str:
     return {str: "string", list: "array", dict: "object"}.get(type(v), "null")
 
 
-def _unmarshal_error(v: Any, struct: str, name: str, go_type: str) -> ApiError:
+def unmarshal_error(v: Any, struct: str, name: str, go_type: str) -> ApiError:
     kind = _json_kind(v)
     if kind == "number" and go_type in _INT_RANGES:   # Go names the literal only for numeric targets
         kind = f"number {json.dumps(v)}"
@@ -126,14 +126,14 @@ def decode(body: dict[str, Any], struct: str = "StreamConfigRequest") -> dict[st
         if go_type in _INT_RANGES:
             lo, hi = _INT_RANGES[go_type]
             if isinstance(v, bool) or not isinstance(v, (int, float)) or v != int(v) or not lo <= v <= hi:
-                raise _unmarshal_error(v, struct, name, go_type)
+                raise unmarshal_error(v, struct, name, go_type)
             v = int(v)
         elif go_type == "bool":
             if not isinstance(v, bool):
-                raise _unmarshal_error(v, struct, name, go_type)
+                raise unmarshal_error(v, struct, name, go_type)
         elif go_type == "string":
             if not isinstance(v, str):
-                raise _unmarshal_error(v, struct, name, go_type)
+                raise unmarshal_error(v, struct, name, go_type)
         elif go_type == "DiscardPolicy":
             if not isinstance(v, str) or v.lower() not in ("old", "new"):
                 raise ApiError.of("JSInvalidJSONErr", err=f"can not unmarshal {_go_q(v)}")
@@ -146,15 +146,15 @@ def decode(body: dict[str, Any], struct: str = "StreamConfigRequest") -> dict[st
                 raise ApiError.of("JSInvalidJSONErr", err=f"can not unmarshal {_go_q(v)}")
         elif go_type == "[]string":
             if not isinstance(v, list) or not all(isinstance(s, str) for s in v):
-                raise _unmarshal_error(v, struct, name, go_type)
+                raise unmarshal_error(v, struct, name, go_type)
         elif go_type == "map[string]string":
             if not isinstance(v, dict) or not all(isinstance(s, str) for s in v.values()):
-                raise _unmarshal_error(v, struct, name, go_type)
+                raise unmarshal_error(v, struct, name, go_type)
         elif go_type == "[]StreamSource":
             if not isinstance(v, list) or not all(isinstance(s, dict) or s is None for s in v):
-                raise _unmarshal_error(v, struct, name, go_type)
+                raise unmarshal_error(v, struct, name, go_type)
         elif not isinstance(v, dict):
-            raise _unmarshal_error(v, struct, name, go_type)
+            raise unmarshal_error(v, struct, name, go_type)
         cfg[name] = v
     if cfg["persist_mode"] == "default":
         cfg["persist_mode"] = ""
@@ -214,7 +214,7 @@ def is_valid_asset_name(name: str) -> bool:
 
 # -- validation and defaults (checkStreamCfg) ------------------------------------------------------
 
-def check(cfg: dict[str, Any], *, duplicates_limit: int = 0,
+def check(cfg: dict[str, Any], *, pedantic: bool = False, duplicates_limit: int = 0,
           max_bytes_required: bool = False, max_stream_bytes: int = 0,
           lookup: Callable[[str], dict[str, Any] | None] = lambda name: None) -> dict[str, Any]:
     """nats-server's checkStreamCfg for a decoded config: a new config with defaults applied, or
@@ -237,6 +237,8 @@ def check(cfg: dict[str, Any], *, duplicates_limit: int = 0,
         raise ApiError.of("JSReplicasCountCannotBeNegative")
     for limit in ("max_msgs", "max_msgs_per_subject", "max_bytes", "max_msg_size", "max_consumers"):
         if c[limit] == 0 or c[limit] < -1:
+            if pedantic and c[limit] < -1:
+                raise ApiError.of("JSPedanticErrF", err=f"{limit} must be set to -1")
             c[limit] = -1
     if c["max_age"] < 0:
         raise invalid_config("max age can not be negative")
@@ -245,8 +247,14 @@ def check(cfg: dict[str, Any], *, duplicates_limit: int = 0,
     if c["duplicate_window"] == 0 and c["mirror"] is None and not c["sources"]:
         window = DEFAULT_DUPLICATE_WINDOW
         if duplicates_limit > 0 and window > duplicates_limit:
+            if pedantic:
+                raise ApiError.of("JSPedanticErrF", err="duplicate window limits are higher than current limits")
             window = duplicates_limit
-        c["duplicate_window"] = c["max_age"] if c["max_age"] and c["max_age"] < window else window
+        if c["max_age"] and c["max_age"] < window:
+            if pedantic:
+                raise ApiError.of("JSPedanticErrF", err="duplicate window cannot be bigger than max age")
+            window = c["max_age"]
+        c["duplicate_window"] = window
     if c["duplicate_window"] < 0:
         raise invalid_config("duplicates window can not be negative")
     if c["max_age"] and c["duplicate_window"] > c["max_age"]:
@@ -266,7 +274,7 @@ def check(cfg: dict[str, Any], *, duplicates_limit: int = 0,
     if c["subject_delete_marker_ttl"] < 0:
         raise invalid_config("subject delete marker TTL must not be negative")
     _refuse_unsupported(c)
-    _check_mirror_and_sources(c, lookup)
+    _check_mirror_and_sources(c, lookup, pedantic)
     _check_subjects(c)
     if max_bytes_required and c["max_bytes"] <= 0:
         raise ApiError.of("JSStreamMaxBytesRequired")
@@ -288,7 +296,8 @@ def _refuse_unsupported(c: dict[str, Any]) -> None:
         raise invalid_config(f"async persist mode not supported by this server (natsx, API level {API_LEVEL})")
 
 
-def _check_mirror_and_sources(c: dict[str, Any], lookup: Callable[[str], dict[str, Any] | None]) -> None:
+def _check_mirror_and_sources(c: dict[str, Any], lookup: Callable[[str], dict[str, Any] | None],
+                              pedantic: bool) -> None:
     mirror = c["mirror"]
     if mirror is not None:
         if c["first_seq"] > 0:
@@ -306,6 +315,9 @@ def _check_mirror_and_sources(c: dict[str, Any], lookup: Callable[[str], dict[st
             if origin is not None:
                 if 0 < c["max_msg_size"] < origin["max_msg_size"]:
                     raise ApiError.of("JSMirrorMaxMessageSizeTooBigErr")
+                if pedantic and c["mirror_direct"] != origin["allow_direct"]:
+                    raise ApiError.of("JSPedanticErrF",
+                                      err="origin stream has direct get set, mirror has it disabled")
                 c["mirror_direct"] = origin["allow_direct"]
     seen: set[str] = set()
     for src in c["sources"] or []:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from natsx._core.subject import is_valid_publish_subject
 from natsx.gofmt import go_duration, go_json
-from natsx.jetstream import friendly_bytes
+from natsx.log import friendly_bytes
 from natsx.jetstream.advisories import event_id
 from natsx.jetstream.errors import ApiError
 from natsx.jetstream import account
@@ -38,8 +38,8 @@ from natsx.store.restore import restore
 from natsx.store.snapshot import SnapshotError, write_snapshot
 
 if TYPE_CHECKING:
-    from natsx.jetstream import JetStream
     from natsx.jetstream.api import ApiRequest, ApiRouter
+    from natsx.jetstream.host import JetStreamHost
 
 SNAPSHOT_FIELDS = {"deliver_subject": "string", "no_consumers": "bool", "chunk_size": "int",
                    "window_size": "int", "jsck": "bool"}
@@ -95,7 +95,7 @@ _RUNNING: set["asyncio.Task[None]"] = set()    # snapshots being sent (a task ne
 class SnapshotSender:
     """Streams one snapshot's chunks with nats-server's ack window."""
 
-    def __init__(self, js: "JetStream", stream: str, deliver: str, data: bytes, chunk: int,
+    def __init__(self, js: "JetStreamHost", stream: str, deliver: str, data: bytes, chunk: int,
                  inflight: int, state: dict[str, Any], client: dict[str, Any]) -> None:
         self.js = js
         self.server = js.server
@@ -187,7 +187,7 @@ def handle_restore(req: "ApiRequest") -> Optional[dict[str, Any]]:
 class Restore:
     """One restore in progress: collects chunks, then builds the stream from them."""
 
-    def __init__(self, js: "JetStream", cfg: dict[str, Any], reply: str) -> None:
+    def __init__(self, js: "JetStreamHost", cfg: dict[str, Any], reply: str) -> None:
         self.js = js
         self.cfg = cfg
         self.name: str = cfg["name"]
@@ -264,7 +264,7 @@ class Restore:
         return resp
 
 
-def apply_restore(js: "JetStream", cfg: dict[str, Any], chunks: list[bytes]) -> "Stream":
+def apply_restore(js: "JetStreamHost", cfg: dict[str, Any], chunks: list[bytes]) -> "Stream":
     """Apply: the stream's store built from the snapshot, its metadata written, the stream
     registered and served like a created one (subjects captured, direct gets, create advisory)."""
     if cfg["name"] in js.streams:       # created while the chunks were coming in

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import xxhash
 
@@ -24,11 +25,10 @@ from natsx._core.stream import StreamIngest
 from natsx._core.sublist import Subscription
 from natsx.gofmt import go_time
 from natsx.jetstream import config as streamcfg
-from natsx.store import FileStore, MemStore, StoreConfig
+from natsx.jetstream.host import JetStreamHost
+from natsx.store import FileStore, MemStore, StoreConfig, StoreError
 from natsx.store.base import BaseStore
 
-if TYPE_CHECKING:
-    from natsx.jetstream import JetStream
 
 META_FILE = "meta.inf"
 META_SUM_FILE = "meta.sum"
@@ -101,7 +101,7 @@ class Stream:
     """One stream of the global account. `offline_reason` is set (and `store` is None) for a stream
     whose metadata could not be read back: it is listed, never served, never deleted by natsx."""
 
-    def __init__(self, js: "JetStream", name: str, config: dict[str, Any] | None, created_ns: int,
+    def __init__(self, js: JetStreamHost, name: str, config: dict[str, Any] | None, created_ns: int,
                  directory: str | None, store: BaseStore | None, offline_reason: str = "") -> None:
         self.js = js
         self.name = name
@@ -115,7 +115,7 @@ class Stream:
 
     # -- creation and recovery -------------------------------------------------------------------
     @classmethod
-    def create(cls, js: "JetStream", cfg: dict[str, Any]) -> "Stream":
+    def create(cls, js: JetStreamHost, cfg: dict[str, Any]) -> "Stream":
         created = time.time_ns()
         sync, interval = js.sync_policy
         if cfg["storage"] == "memory":
@@ -132,16 +132,20 @@ class Stream:
         return stream
 
     @classmethod
-    def recover(cls, js: "JetStream", directory: str) -> "Stream":
+    def recover(cls, js: JetStreamHost, directory: str) -> "Stream":
+        """The stream of a directory; offline (data untouched) if its metadata or store is damaged."""
         name = os.path.basename(directory)
         try:
             cfg, created = read_metadata(directory)
-        except MetadataError as exc:
+            if cfg["name"] != name:
+                raise MetadataError(f"stream metadata names stream {cfg['name']!r}")
+            sync, interval = js.sync_policy
+            store = FileStore(os.path.join(directory, MSGS_DIR), store_config(cfg, sync, interval))
+        except (MetadataError, StoreError, OSError) as exc:
+            reason = str(exc) if isinstance(exc, MetadataError) else f"stream store failed to open: {exc}"
             js.log.error(f"JetStream stream '$G > {name}' is damaged, left offline with its data "
-                         f"untouched: {exc}")
-            return cls(js, name, None, 0, directory, None, offline_reason=str(exc))
-        sync, interval = js.sync_policy
-        store = FileStore(os.path.join(directory, MSGS_DIR), store_config(cfg, sync, interval))
+                         f"untouched: {reason}")
+            return cls(js, name, None, 0, directory, None, offline_reason=reason)
         return cls(js, name, cfg, created, directory, store)
 
     def write_metadata(self) -> None:
@@ -164,18 +168,12 @@ class Stream:
             self.store.close()
 
     def delete(self) -> None:
+        """Remove the stream and its files (an explicit STREAM.DELETE; natsx never deletes on its
+        own, a damaged stream included)."""
         if self.store is not None and not self.store.closed:
             self.store.delete()
         if self.directory is not None:
-            for name in (META_FILE, META_SUM_FILE):
-                try:
-                    os.unlink(os.path.join(self.directory, name))
-                except FileNotFoundError:
-                    pass
-            try:
-                os.rmdir(self.directory)
-            except OSError as exc:   # leftovers natsx did not write are not natsx's to remove
-                self.js.log.warn(f"JetStream stream directory {self.directory} not removed: {exc.strerror}")
+            shutil.rmtree(self.directory, ignore_errors=True)
 
     # -- info --------------------------------------------------------------------------------------
     def state_json(self, deleted_details: bool = False, subjects_filter: str = "",
@@ -217,9 +215,9 @@ class Stream:
         state, total = self.state_json(deleted_details, subjects_filter, offset)
         out: dict[str, Any] = {"config": streamcfg.encode(cfg), "created": go_time(self.created_ns),
                                "state": state}
-        if self.js.domain:
-            out["domain"] = self.js.domain
-        if cluster:
+        if cluster:     # STREAM.INFO's answer (not create/update/list) names the domain and leader
+            if self.js.domain:
+                out["domain"] = self.js.domain
             out["cluster"] = {"leader": self.js.server.name}
         if self.config.get("mirror"):
             out["mirror"] = self.source_info(self.config["mirror"])

@@ -7,16 +7,15 @@ later sit between the two.
 """
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from natsx.jetstream import account, config as streamcfg
 from natsx.jetstream.api import ApiRouter, decode_json
 from natsx.jetstream.errors import ApiError, invalid_config
+from natsx.jetstream.host import JetStreamHost
 from natsx.jetstream.stream import Stream
 
 if TYPE_CHECKING:
-    from natsx.jetstream import JetStream
     from natsx.jetstream.api import ApiRequest
 
 NAMES_LIMIT = 1024       # JSApiNamesLimit
@@ -37,12 +36,16 @@ def _body(req: "ApiRequest", known: tuple[str, ...], go_type: str) -> dict[str, 
     return body
 
 
-def _config_body(req: "ApiRequest") -> dict[str, Any]:
+def _config_body(req: "ApiRequest") -> tuple[dict[str, Any], bool]:
+    """(the decoded StreamConfig, the request's pedantic flag: refuse rather than adjust)."""
     body = _body(req, tuple(f for f, _, _ in streamcfg.FIELDS) + ("pedantic",), "StreamConfigRequest")
-    return streamcfg.decode(body)
+    pedantic = body.get("pedantic", False)
+    if not isinstance(pedantic, bool):
+        raise streamcfg.unmarshal_error(pedantic, "StreamConfigRequest", "pedantic", "bool")
+    return streamcfg.decode(body), pedantic
 
 
-def _stream(js: "JetStream", name: str, online: bool = True) -> Stream:
+def _stream(js: JetStreamHost, name: str, online: bool = True) -> Stream:
     stream = js.streams.get(name)
     if stream is None:
         raise ApiError.of("JSStreamNotFoundErr")
@@ -51,14 +54,14 @@ def _stream(js: "JetStream", name: str, online: bool = True) -> Stream:
     return stream
 
 
-def _checked(js: "JetStream", cfg: dict[str, Any]) -> dict[str, Any]:
+def _checked(js: JetStreamHost, cfg: dict[str, Any], pedantic: bool) -> dict[str, Any]:
     lim = js.limits
-    return streamcfg.check(cfg, max_bytes_required=lim.max_bytes_required,
+    return streamcfg.check(cfg, pedantic=pedantic, duplicates_limit=js.duplicates_limit, max_bytes_required=lim.max_bytes_required,
                            max_stream_bytes=lim.max_stream_bytes(cfg["storage"] or "file"),
                            lookup=js.lookup_config)
 
 
-def _check_overlap(js: "JetStream", cfg: dict[str, Any]) -> None:
+def _check_overlap(js: JetStreamHost, cfg: dict[str, Any]) -> None:
     for name, other in js.streams.items():
         if name != cfg["name"] and other.config is not None and \
                 streamcfg.overlapping(cfg["subjects"] or [], other.config["subjects"] or []):
@@ -67,7 +70,8 @@ def _check_overlap(js: "JetStream", cfg: dict[str, Any]) -> None:
 
 # -- create / update ------------------------------------------------------------------------------
 
-def decide_create(js: "JetStream", name: str, cfg: dict[str, Any]) -> tuple[dict[str, Any], Stream | None]:
+def decide_create(js: JetStreamHost, name: str, cfg: dict[str, Any],
+                  pedantic: bool = False) -> tuple[dict[str, Any], Stream | None]:
     """(the stream's config, the existing stream if the request repeats its config)."""
     if name != cfg["name"]:
         raise ApiError.of("JSStreamMismatchErr")
@@ -79,7 +83,7 @@ def decide_create(js: "JetStream", name: str, cfg: dict[str, Any]) -> tuple[dict
         raise invalid_config("stream has no mirror but does have mirror direct")
     if js.limits.max_streams > 0 and name not in js.streams and len(js.streams) >= js.limits.max_streams:
         raise ApiError.of("JSMaximumStreamsLimitErr")
-    checked = _checked(js, cfg)
+    checked = _checked(js, cfg, pedantic)
     if checked["num_replicas"] > 1:
         raise ApiError.of("JSStreamReplicasNotSupportedErr")
     streamcfg.stamp_metadata(checked)
@@ -95,7 +99,7 @@ def decide_create(js: "JetStream", name: str, cfg: dict[str, Any]) -> tuple[dict
     return checked, None
 
 
-def apply_create(js: "JetStream", cfg: dict[str, Any]) -> Stream:
+def apply_create(js: JetStreamHost, cfg: dict[str, Any]) -> Stream:
     try:
         stream = Stream.create(js, cfg)
     except OSError as exc:
@@ -107,7 +111,7 @@ def apply_create(js: "JetStream", cfg: dict[str, Any]) -> Stream:
 
 
 def handle_create(req: "ApiRequest") -> dict[str, Any]:
-    cfg, existing = decide_create(req.js, _name(req), _config_body(req))
+    cfg, existing = decide_create(req.js, _name(req), *_config_body(req))
     stream = existing if existing is not None else apply_create(req.js, cfg)
     if existing is None:
         req.js.advisories.stream_created(stream.name)
@@ -116,12 +120,13 @@ def handle_create(req: "ApiRequest") -> dict[str, Any]:
     return info
 
 
-def decide_update(js: "JetStream", name: str, cfg: dict[str, Any]) -> tuple[Stream, dict[str, Any]]:
+def decide_update(js: JetStreamHost, name: str, cfg: dict[str, Any],
+                  pedantic: bool = False) -> tuple[Stream, dict[str, Any]]:
     if name != cfg["name"]:
         raise ApiError.of("JSStreamMismatchErr")
     stream = _stream(js, name)
     assert stream.config is not None
-    checked = _checked(js, cfg)
+    checked = _checked(js, cfg, pedantic)
     streamcfg.check_update(stream.config, checked)
     streamcfg.stamp_metadata(checked)
     _check_overlap(js, checked)
@@ -129,7 +134,7 @@ def decide_update(js: "JetStream", name: str, cfg: dict[str, Any]) -> tuple[Stre
     return stream, checked
 
 
-def apply_update(js: "JetStream", stream: Stream, cfg: dict[str, Any]) -> None:
+def apply_update(js: JetStreamHost, stream: Stream, cfg: dict[str, Any]) -> None:
     if cfg["subjects"] != (stream.config or {}).get("subjects"):
         js.detach(stream)
         stream.apply_config(cfg)
@@ -141,7 +146,7 @@ def apply_update(js: "JetStream", stream: Stream, cfg: dict[str, Any]) -> None:
 
 
 def handle_update(req: "ApiRequest") -> dict[str, Any]:
-    stream, cfg = decide_update(req.js, _name(req), _config_body(req))
+    stream, cfg = decide_update(req.js, _name(req), *_config_body(req))
     apply_update(req.js, stream, cfg)
     req.js.advisories.stream_updated(stream.name)
     info, _ = stream.info()
@@ -168,10 +173,7 @@ def _int(body: dict[str, Any], key: str, struct: str, go_type: str = "int") -> i
         return 0
     if isinstance(v, bool) or not isinstance(v, (int, float)) or v != int(v) or \
             (go_type == "uint64" and v < 0):
-        kind = "number " + json.dumps(v) if isinstance(v, (int, float)) and not isinstance(v, bool) \
-            else {str: "string", bool: "bool", list: "array", dict: "object"}.get(type(v), "value")
-        raise ApiError.of("JSInvalidJSONErr", err=f"json: cannot unmarshal {kind} into Go struct field "
-                          f"{struct}.{key} of type {go_type}")
+        raise streamcfg.unmarshal_error(v, struct, key, go_type)
     return int(v)
 
 
@@ -181,7 +183,7 @@ def _page(names: list[str], offset: int, limit: int) -> tuple[int, list[str]]:
     return offset, names[offset:offset + limit]
 
 
-def _matching_names(js: "JetStream", subject: str) -> list[str]:
+def _matching_names(js: JetStreamHost, subject: str) -> list[str]:
     names = sorted(js.streams)
     if not subject:
         return names
@@ -215,17 +217,23 @@ def handle_list(req: "ApiRequest") -> dict[str, Any]:
 
 # -- delete / purge ------------------------------------------------------------------------------
 
-def handle_delete(req: "ApiRequest") -> dict[str, Any]:
-    js = req.js
-    stream = _stream(js, _name(req), online=False)    # an explicit delete may remove a damaged stream
+def decide_delete(js: JetStreamHost, name: str) -> Stream:
+    return _stream(js, name, online=False)     # an explicit delete may remove a damaged stream
+
+
+def apply_delete(js: JetStreamHost, stream: Stream) -> None:
     js.detach(stream)
     del js.streams[stream.name]
     stream.delete()
     js.advisories.stream_deleted(stream.name)
+
+
+def handle_delete(req: "ApiRequest") -> dict[str, Any]:
+    apply_delete(req.js, decide_delete(req.js, _name(req)))
     return {"success": True}
 
 
-def decide_purge(js: "JetStream", name: str, body: dict[str, Any]) -> tuple[Stream, dict[str, Any]]:
+def decide_purge(js: JetStreamHost, name: str, body: dict[str, Any]) -> tuple[Stream, dict[str, Any]]:
     seq = _int(body, "seq", "JSApiStreamPurgeRequest", "uint64")
     keep = _int(body, "keep", "JSApiStreamPurgeRequest", "uint64")
     if seq > 0 and keep > 0:
@@ -283,7 +291,7 @@ def handle_consumer_create(req: "ApiRequest") -> dict[str, Any]:
     """natsx has no consumers yet: creating one is refused with nats-server's error for a consumer
     the server cannot create (10012, JSConsumerCreateErrF) naming why, never a fake success."""
     decode_json(req.payload)
-    _stream(req.js, req.tokens[2] if len(req.tokens) > 2 else "")
+    _stream(req.js, req.tokens[3] if req.tokens[1] == "DURABLE" else req.tokens[2])
     raise ApiError.of("JSConsumerCreateErrF", err="consumers are not supported by this server yet (natsx)")
 
 

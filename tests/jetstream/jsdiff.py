@@ -49,6 +49,9 @@ def normalise(doc: Any, key: str = "") -> Any:
     """Times -> "<time>" (the zero time kept), cluster leader -> "<server>", the dynamic metadata
     and API level -> "<varies>"."""
     if isinstance(doc, dict):
+        if "config" in doc and isinstance(doc.get("sources"), list):
+            # StreamInfo.sources: nats-server lists them in its map's (random) order
+            doc = {**doc, "sources": sorted(doc["sources"], key=lambda s: json.dumps(s, sort_keys=True))}
         out = {}
         for k, v in doc.items():
             if k == "leader":

@@ -6,16 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import os
-import select
 import signal
 import subprocess
 import sys
-import time
+import threading
 from pathlib import Path
 
 import nats
 
 import natsx
+from conftest import wait_for
 from jetstream.crash_publisher import payload
 from natsx._core.stream import StreamIngest
 from natsx._core.sublist import Subscription
@@ -31,43 +31,43 @@ def _env() -> dict[str, str]:
     return env
 
 
-def _lines_until(proc: subprocess.Popen, deadline: float, want: int, acc: list[bytes]) -> None:
-    """Read the child's lines into acc until it printed `want` of them or the deadline."""
-    fd = proc.stdout.fileno()
-    buf = b""
-    while len(acc) < want and time.monotonic() < deadline:
-        r, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
-        if not r:
-            break
-        chunk = os.read(fd, 65536)
-        if not chunk:
-            break
-        buf += chunk
-        *lines, buf = buf.split(b"\n")
-        acc.extend(lines)
+class ChildLines:
+    """The child's stdout lines, read by a thread as they come (they survive its SIGKILL)."""
+
+    def __init__(self, proc: subprocess.Popen) -> None:
+        self.lines: list[bytes] = []
+        self.thread = threading.Thread(target=self._read, args=(proc,), daemon=True)
+        self.thread.start()
+
+    def _read(self, proc: subprocess.Popen) -> None:
+        for line in proc.stdout:
+            self.lines.append(line.rstrip(b"\n") if line.endswith(b"\n") else b"")
+
+    def wait(self, count: int) -> None:
+        wait_for(lambda: len(self.lines) >= count, timeout=30, what=f"{count} lines from the child")
 
 
 def _one_round(directory: Path, kill_after: int) -> tuple[int, dict[int, str]]:
     proc = subprocess.Popen([sys.executable, str(HERE / "crash_publisher.py"), str(directory)],
                             stdout=subprocess.PIPE, env=_env(), start_new_session=True)
+    out = ChildLines(proc)
     try:
-        lines: list[bytes] = []
-        _lines_until(proc, time.monotonic() + 30, 1, lines)
-        assert lines and lines[0].startswith(b"ready"), (lines, proc.poll())
-        opened = int(lines[0].split()[1])
-        _lines_until(proc, time.monotonic() + 30, 1 + kill_after, lines)
+        out.wait(1)
+        assert out.lines[0].startswith(b"ready"), out.lines
+        opened = int(out.lines[0].split()[1])
+        out.wait(1 + kill_after)
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
-        # acks the child printed before it died (reading what is left in the pipe)
-        _lines_until(proc, time.monotonic() + 1, 1 << 30, lines)
+        out.thread.join(10)     # what the child printed before it died
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
+    lines = out.lines
     acked: dict[int, str] = {}
     for line in lines[1:]:
         parts = line.split()
-        if len(parts) == 2:     # a last line cut by the kill is not an ack we saw whole
+        if len(parts) == 2:     # a last line cut by the kill (no newline) is not an ack
             acked[int(parts[0])] = parts[1].decode()
     return opened, acked
 

@@ -80,6 +80,9 @@ INVALID_CONFIGS = [
     create("TY", max_msg_size=1 << 40),
     create("UF", bogus=True),
     create("PL", placement={"preferred": "srv"}),
+    (f"{API}STREAM.CREATE.PD", {"name": "PD", "max_msgs": -5, "pedantic": True}),
+    (f"{API}STREAM.CREATE.PD", {"name": "PD", "max_age": 1_000_000_000, "pedantic": True}),
+    (f"{API}STREAM.CREATE.PD", {"name": "PD", "pedantic": "yes"}),
 ]
 
 VALID_CONFIGS = [
@@ -92,6 +95,10 @@ VALID_CONFIGS = [
     create("WQ", subjects=["wq"], retention="workqueue"),
     create("AGE", subjects=["age"], max_age=10_000_000_000),  # duplicate_window follows max_age
     create("S2", subjects=["s2"], compression="s2"),
+    create("MS2", subjects=["ms2"], compression="s2", storage="memory"),
+    create("NEG", subjects=["neg"], max_msgs=-5, max_bytes=-2),
+    (f"{API}STREAM.CREATE.PED", {"name": "PED", "max_age": 1_000_000_000, "duplicate_window": 500_000_000,
+                                 "pedantic": True}),
     create("FS", subjects=["fs"], first_seq=100),
     create("PLC", subjects=["plc"], placement={}),
     create("RU", subjects=["ru"], allow_rollup_hdrs=True, discard="NEW"),

@@ -143,3 +143,29 @@ async def test_metadata_is_plain_json_with_its_checksum(natsx_js):
     assert "_nats.ver" not in meta["config"]["metadata"]    # dynamic keys are never stored
     assert len((streams / "F" / "meta.sum").read_text()) == 16
     assert not os.path.exists(streams / "MEM")
+
+
+async def test_explicit_delete_of_a_damaged_stream(natsx_js):
+    srv, streams = natsx_js
+    await fill(srv)
+    srv.stop()
+    (streams / "F" / "meta.sum").write_text("0" * 16)
+    srv.restart()
+    assert (await api(srv, "STREAM.INFO.F"))["error"]["err_code"] == 10194
+    assert (await api(srv, "STREAM.DELETE.F"))["success"] is True
+    assert not (streams / "F").exists()
+    srv.restart()
+    assert (await api(srv, "STREAM.NAMES"))["streams"] is None
+
+
+async def test_metadata_of_another_stream_is_damage(natsx_js):
+    """A stream directory renamed by hand: its metadata names another stream; left offline."""
+    srv, streams = natsx_js
+    await fill(srv)
+    srv.stop()
+    (streams / "F").rename(streams / "G")
+    data_before = _snapshot(streams / "G")
+    srv.restart()
+    info = await api(srv, "STREAM.INFO.G")
+    assert info["error"]["description"] == "stream is offline: stream metadata names stream 'F'"
+    assert _snapshot(streams / "G") == data_before
