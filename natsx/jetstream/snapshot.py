@@ -177,7 +177,7 @@ def handle_restore(req: "ApiRequest") -> Optional[dict[str, Any]]:
     if "/" in name or "\\" in name:
         raise ApiError.of("JSStreamNameContainsPathSeparatorsErr")
     js = req.js
-    cfg = check_stream_config(js, cfg)
+    cfg = check_stream_config(js, cfg, pedantic=False)   # checkStreamCfg, as a create
     account.check_create(js, cfg)
     if name in js.streams:
         raise ApiError.of("JSStreamNameExistRestoreFailedErr")
