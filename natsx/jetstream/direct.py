@@ -5,9 +5,9 @@ getDirectRequest, getDirectMulti).
 
 A stream with allow_direct has two queue subscriptions (group `_sys_`, as nats-server, see
 DirectGets); a stream without it, or no stream, gets "no responders". Python runs per request; a
-batch of N is N store loads (one StoredMsg each) and N publishes from Python: the store's C replay
-(MsgLog.next_msg) is a cdef interface, and a Cython batch reader that stamps the headers from
-MsgView pointers is the way to drop the per-message objects (not done yet).
+`batch` of N runs in C (natsx.jetstream._dgbatch: the store's replay interface, headers stamped in
+a C buffer, no Python object per message); `multi_last` loads one message per subject from Python
+(at most 1024, nats-server's cap).
 """
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ from natsx.jetstream.getreq import (
     MsgGetRequest, RequestDecodeError, TooManyResults, decode_get_request, load_by_seq, load_last,
     load_next, multi_last_seqs, seq_from_time,
 )
-from natsx.store import MsgLog, StoredMsg
+from natsx.jetstream._dgbatch import send_batch
+from natsx.store import MsgLog, StoredMsg, SubjectFilter
 
 if TYPE_CHECKING:
     from natsx._core.sublist import Subscription
@@ -106,53 +107,42 @@ def parse_last_by_subject(subject_tail: str, payload: bytes) -> MsgGetRequest | 
 
 # ---- answering ---------------------------------------------------------------------------------
 
-def direct_get(store: MsgLog, stream_name: str, req: MsgGetRequest, max_pending: int) -> list[Reply]:
-    """Every message (and status) a direct get answers with, in order."""
-    if req.multi_last:
-        return _multi_last(store, stream_name.encode(), req, max_pending)
-    name = stream_name.encode()
-    seq = seq_from_time(store, req.start_time) if req.start_time is not None else req.seq
-    is_batch = req.batch > 0
-    batch = req.batch if is_batch else 1
-    pending = store.num_pending(req.next_by_subj.encode(), seq) if is_batch else 0
-    budget = req.max_bytes or max_pending
-    out: list[Reply] = []
-    sent_bytes = last = 0
-    for i in range(batch):
-        if seq > 0 and not req.next_by_subj:
-            m = load_by_seq(store, seq) if i == 0 and not is_batch else load_next(store, ">", seq)
-        elif req.next_by_subj:
-            m = load_next(store, req.next_by_subj, seq)
-        else:
-            m = load_last(store, req.last_by_subj)
-        if m is None:
-            if batch > 1 and i > 0:
-                break
-            return [NOT_FOUND]
-        seq = m.seq + 1
-        hdr: Optional[bytes] = None
-        if not req.no_hdr:
-            if is_batch:
-                pending = max(pending - 1, 0)
-                hdr = stamp(m.hdr, _batch_pairs(name, m, pending, last))
-            else:
-                hdr = stamp(m.hdr, _msg_pairs(name, m))
-        last = m.seq
-        out.append((hdr, m.data))
-        sent_bytes += _wire_size(m)
-        if sent_bytes >= budget:
-            break
-    if is_batch:
-        # The store cannot change during this call (one thread), so the pending count is exact.
-        out.append(status_with(b"204 EOB", [(b"Nats-Num-Pending", pending), (b"Nats-Last-Sequence", last)]))
-    return out
+def start_seq(store: MsgLog, req: MsgGetRequest) -> int:
+    return seq_from_time(store, req.start_time) if req.start_time is not None else req.seq
+
+
+def single_get(store: MsgLog, stream_name: str, req: MsgGetRequest) -> Reply:
+    """One message by sequence, next by subject, or last by subject."""
+    seq = start_seq(store, req)
+    if seq > 0 and not req.next_by_subj:
+        m = load_by_seq(store, seq)
+    elif req.next_by_subj:
+        m = load_next(store, req.next_by_subj, seq)
+    else:
+        m = load_last(store, req.last_by_subj)
+    if m is None:
+        return NOT_FOUND
+    return (None if req.no_hdr else stamp(m.hdr, _msg_pairs(stream_name.encode(), m))), m.data
+
+
+def send_batch_get(server: Any, store: MsgLog, stream_name: str, req: MsgGetRequest, reply: bytes) -> None:
+    """`batch`: the messages from the store's C replay (natsx.jetstream._dgbatch), then the EOB
+    with what is left pending after the last one (exact: the store cannot change meanwhile)."""
+    seq = start_seq(store, req)
+    pending = store.num_pending(req.next_by_subj.encode(), seq)
+    flt = SubjectFilter(req.next_by_subj.encode()) if req.next_by_subj else None
+    sent, last, pending = send_batch(server.core, store, reply, stream_name.encode(), seq, flt, req.batch,
+                                     req.max_bytes or server.options.max_pending, req.no_hdr, pending)
+    end = NOT_FOUND if sent == 0 else status_with(b"204 EOB", [(b"Nats-Num-Pending", pending),
+                                                                (b"Nats-Last-Sequence", last)])
+    server.publish(reply, end[1], b"", end[0])
 
 
 def status_with(line: bytes, pairs: list[tuple[bytes, int]]) -> Reply:
     return (b"NATS/1.0 " + line + b"\r\n" + b"".join(k + b": %d\r\n" % v for k, v in pairs) + b"\r\n", b"")
 
 
-def _multi_last(store: MsgLog, name: bytes, req: MsgGetRequest, max_pending: int) -> list[Reply]:
+def multi_last(store: MsgLog, name: bytes, req: MsgGetRequest, max_pending: int) -> list[Reply]:
     budget = req.max_bytes or max_pending
     up_to = req.up_to_seq
     if req.up_to_time is not None:
@@ -268,7 +258,12 @@ class DirectGets:
                 replies = [req]
             elif stream is None or stream.store is None:
                 replies = [NOT_FOUND]
+            elif req.multi_last:
+                replies = multi_last(stream.store, name.encode(), req, self.server.options.max_pending)
+            elif req.batch > 0:
+                send_batch_get(self.server, stream.store, name, req, reply)
+                return
             else:
-                replies = direct_get(stream.store, name, req, self.server.options.max_pending)
+                replies = [single_get(stream.store, name, req)]
         for h, data in replies:
             self.server.publish(reply, data, b"", h)

@@ -78,6 +78,23 @@ def test_batches_and_multi_last_match_nats_server(pair):
     assert b"Nats-UpTo-Sequence: 6" in batches[9][-1]
 
 
+def test_large_batches_match_nats_server(pair):
+    """Hundreds of messages, headers of every size (the C batch's buffer grows), byte budgets."""
+    def scenario(c: JsClient, kind: str) -> list[list[bytes]]:
+        c.add_stream(name="L", subjects=["l.>"], allow_direct=True)
+        for i in range(300):
+            hdr = b"NATS/1.0\r\nPad: " + b"p" * (i * 7 % 900) + b"\r\n\r\n" if i % 3 else b""
+            c.publish(f"l.{i % 7}", "d" * (i % 50), hdr)
+        out = []
+        for req in ({"seq": 1, "batch": 1000}, {"seq": 10, "batch": 250, "max_bytes": 20000},
+                    {"next_by_subj": "l.3", "batch": 1000}, {"next_by_subj": "l.*", "seq": 290, "batch": 5}):
+            out.append([normal_frame(f) for f in c.batch("$JS.API.DIRECT.GET.L", req)])
+        return out
+
+    out = pair.same(scenario)
+    assert len(out[0]) == 301 and len(out[2]) == 44
+
+
 def test_times_select_messages_like_nats_server(pair):
     """start_time / up_to_time taken from the stream's own timestamps."""
     def scenario(c: JsClient, kind: str) -> list[list[bytes]]:
