@@ -33,9 +33,9 @@ def decode_body(req: "ApiRequest", struct: str, fields: dict[str, str]) -> dict[
     payload = req.payload
     try:
         doc = json.loads(payload) if payload.strip() else {}
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
         decode_json(payload)    # raises nats-server's syntax error text
-        raise
+        raise ApiError.of("JSInvalidJSONErr", err=str(e)) from None
     if doc == {}:
         raise ApiError.of("JSBadRequestErr")
     try:
