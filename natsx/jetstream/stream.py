@@ -3,12 +3,12 @@ made in natsx.jetstream.config and the API handlers).
 
 File streams live in `<store_dir>/jetstream/$G/streams/<name>/`, as nats-server lays them out:
 
-    meta.inf   {"config": StreamConfig JSON, "created": RFC 3339}
+    meta.inf   {"config": StreamConfig JSON, "created_ns": int, "created": RFC 3339}
     meta.sum   xxh3-64 of meta.inf, 16 hex digits
     msgs/      the natsx.store.FileStore directory (blocks, index checkpoint)
 
-meta.inf and meta.sum are written to temporary names, fsync'ed and renamed, then the directory is
-fsync'ed. A meta.inf that does not match its checksum or does not decode marks the stream offline
+meta.inf and meta.sum are both written to temporary names and fsync'ed, then renamed, then the
+directory is fsync'ed (see _write_durably for the crash between the renames). A meta.inf that does not match its checksum or does not decode marks the stream offline
 (damaged) on recovery: it is reported, its data is left untouched, nothing is deleted.
 """
 from __future__ import annotations
@@ -42,18 +42,29 @@ def _checksum(data: bytes) -> str:
 
 
 def _write_durably(directory: str, files: dict[str, bytes]) -> None:
+    """Every file to <name>.tmp (fsync'ed) first, then the renames in order, then the directory
+    fsync: a crash between two renames leaves the new meta.sum as meta.sum.tmp (see
+    read_metadata), never a new meta.inf without a checksum that matches it."""
     for name, data in files.items():
-        tmp = os.path.join(directory, name + ".tmp")
-        with open(tmp, "wb") as f:
+        with open(os.path.join(directory, name + ".tmp"), "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, os.path.join(directory, name))
+    for name in files:
+        os.replace(os.path.join(directory, name + ".tmp"), os.path.join(directory, name))
     fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _read_sum(path: str) -> str | None:
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode("ascii", "replace").strip()
+    except OSError:
+        return None
 
 
 class MetadataError(Exception):
@@ -67,13 +78,15 @@ def read_metadata(directory: str) -> tuple[dict[str, Any], int]:
             data = f.read()
     except OSError as exc:
         raise MetadataError(f"stream metadata unreadable: {exc.strerror or exc}") from None
-    try:
-        with open(os.path.join(directory, META_SUM_FILE), "rb") as f:
-            expected = f.read().decode("ascii", "replace").strip()
-    except OSError:
-        raise MetadataError("stream metadata checksum missing") from None
+    expected = _read_sum(os.path.join(directory, META_SUM_FILE))
+    if expected is None:
+        raise MetadataError("stream metadata checksum missing")
     if _checksum(data) != expected:
-        raise MetadataError("stream metadata checksum mismatch")
+        # A crash between the two renames of an update: the new checksum is still meta.sum.tmp.
+        pending = os.path.join(directory, META_SUM_FILE + ".tmp")
+        if _read_sum(pending) != _checksum(data):
+            raise MetadataError("stream metadata checksum mismatch")
+        os.replace(pending, os.path.join(directory, META_SUM_FILE))
     try:
         meta = json.loads(data)
         cfg = streamcfg.decode(meta["config"])

@@ -22,6 +22,7 @@ if not SCHEMAS.is_dir():
 SCHEMA_BASE = "https://nats.io/schemas/jetstream/"
 TYPE_PREFIX = "io.nats.jetstream.api.v1."
 NO_ANSWER = {"<no answer>": True}
+NO_RESPONDERS = {"<no responders>": True}
 TIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 ZERO_TIME = "0001-01-01T00:00:00Z"
 TIME_KEYS = {"created", "ts", "first_ts", "last_ts", "leader_since"}
@@ -78,6 +79,8 @@ async def request(nc: nats.NATS, subject: str, body: Any = b"", timeout: float =
         msg = await nc.request(subject, data, timeout=timeout, headers=headers)
     except nats.errors.TimeoutError:
         return NO_ANSWER
+    except nats.errors.NoRespondersError:
+        return NO_RESPONDERS
     return json.loads(msg.data)
 
 
@@ -97,7 +100,7 @@ async def play(url: str, requests: Iterable[tuple[str, Any]]) -> tuple[list[Any]
                 invalid.append(None)
                 continue
             doc = await request(nc, subject, body)
-            invalid.append(None if doc is NO_ANSWER else schema_violation(doc))
+            invalid.append(None if doc in (NO_ANSWER, NO_RESPONDERS) else schema_violation(doc))
             out.append(normalise(doc))
     finally:
         await nc.close()

@@ -131,6 +131,28 @@ UPDATES = [
     update("M", mirror={"name": "U"}),
     update("M"),                                                            # promote the mirror
     (f"{API}STREAM.INFO.U", b""),
+    create("E", subjects=["e"], metadata={"_nats.ver": "9", "_nats.level": "9", "_nats.req.level": "7",
+                                          "k": "v"}),                       # dynamic keys dropped
+    update("E", subjects=["e"], metadata={"k": "w"}),
+]
+
+# Updates that the publish path must see at once (the ingest subscriber is reconfigured).
+LIVE_UPDATES = [
+    create("L", subjects=["l.*"]),
+    *[(f"{PUB}l.{i % 2}", b"x" * 10) for i in range(6)],
+    update("L", subjects=["l.*"], max_msgs=3),                              # drops the oldest
+    update("L", subjects=["l.*"], max_msgs=3, max_msg_size=5),
+    (f"{PUB}l.0", b"y" * 10),                                               # too large now
+    update("L", subjects=["l.*"], max_msgs=3, max_msg_size=5, discard="new"),
+    (f"{PUB}l.0", b"z"),                                                    # full, discard new
+    update("L", subjects=["l.*", "m"], max_msgs=10),
+    (f"{PUB}m", b"m"),                                                      # a new subject captured
+    update("L", subjects=["m"], max_msgs=10),
+    (f"{PUB}l.1", b"gone"),                                                 # no longer captured
+    update("L", subjects=["m"], max_msgs=10, no_ack=True),
+    update("L", subjects=["m"], max_msgs=10, sealed=True),
+    (f"{PUB}m", b"sealed"),
+    (f"{API}STREAM.INFO.L", {"subjects_filter": ">"}),
 ]
 
 PURGES = [
@@ -168,7 +190,7 @@ PAGING = [
 
 
 @pytest.mark.parametrize("scenario", ["LIFECYCLE", "INVALID_CONFIGS", "VALID_CONFIGS", "UPDATES",
-                                      "PURGES", "PAGING"])
+                                      "LIVE_UPDATES", "PURGES", "PAGING"])
 async def test_stream_api_matches_nats_server(pair, scenario):
     ref, cand = pair.start()
     await compare(ref, cand, globals()[scenario])

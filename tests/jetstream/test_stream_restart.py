@@ -169,3 +169,22 @@ async def test_metadata_of_another_stream_is_damage(natsx_js):
     info = await api(srv, "STREAM.INFO.G")
     assert info["error"]["description"] == "stream is offline: stream metadata names stream 'F'"
     assert _snapshot(streams / "G") == data_before
+
+
+async def test_crash_between_the_metadata_renames(natsx_js):
+    """An update killed after meta.inf was renamed but before meta.sum was: the new checksum is
+    still meta.sum.tmp, and recovery completes the update instead of calling the stream damaged."""
+    srv, streams = natsx_js
+    await fill(srv)
+    before = await api(srv, "STREAM.INFO.F")
+    srv.stop(signal.SIGKILL)
+    directory = streams / "F"
+    meta = json.loads((directory / "meta.inf").read_bytes())
+    meta["config"]["description"] = "updated"
+    data = json.dumps(meta, separators=(",", ":")).encode()
+    (directory / "meta.inf").write_bytes(data)                       # renamed already
+    (directory / "meta.sum.tmp").write_text(xxhash.xxh3_64_hexdigest(data))   # not yet
+    srv.restart()
+    info = await api(srv, "STREAM.INFO.F")
+    assert info["config"]["description"] == "updated" and info["state"] == before["state"]
+    assert not (directory / "meta.sum.tmp").exists()
