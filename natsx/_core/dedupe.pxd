@@ -33,6 +33,8 @@ cdef class DedupeTable:
     # Drop every entry older than the window at now.
     cdef void expire(self, int64_t now) noexcept
     cdef void clear_all(self) noexcept
+    # Forget the newest entries whose sequence is above seq (appends the store took back).
+    cdef void drop_after(self, uint64_t seq) noexcept
     cdef int _grow_ring(self) except -1
     cdef int _grow_index(self) except -1
     cdef void _index_remove(self, uint64_t entry) noexcept

@@ -95,6 +95,17 @@ cdef class DedupeTable:
             d.id = NULL
             self.head += 1
 
+    cdef void drop_after(self, uint64_t seq) noexcept:
+        cdef DedupeEntry* d
+        while self.head != self.tail:
+            d = &self.ring[(self.tail - 1) & (self.ring_cap - 1)]
+            if d.seq <= seq:
+                return
+            self._index_remove(self.tail - 1)
+            free(d.id)
+            d.id = NULL
+            self.tail -= 1
+
     cdef void _index_remove(self, uint64_t entry) noexcept:
         """Take entry out of the index if it is the one indexed for its id (backward shift)."""
         cdef DedupeEntry* d = &self.ring[entry & (self.ring_cap - 1)]

@@ -19,7 +19,7 @@
 #                config: Mapping[str, object] | None = None, domain: bytes | None = None,
 #                account: Account | None = None)   # acks go through account's sublist ($G)
 #       config holds nats-server StreamConfig JSON fields; the ones read here: max_msg_size,
-#       sealed, no_ack, allow_rollup_hdrs, deny_purge, duplicate_window (ns), storage,
+#       sealed, no_ack, allow_rollup_hdrs, deny_purge, duplicate_window (ns), max_age (ns),
 #       allow_msg_ttl, allow_msg_counter, allow_atomic, allow_batched, allow_msg_schedules
 #       (the last five must be false: their features are not implemented, ValueError otherwise).
 #       max_msgs / max_bytes / max_msgs_per_subject / discard / discard_new_per_subject are the
@@ -69,7 +69,7 @@ cdef class StreamIngest(Subscriber):
     cdef DedupeTable dd
     # config (nats-server semantics; -1 = unlimited)
     cdef int64_t max_msg_size
-    cdef bint sealed, no_ack, allow_rollup, file_storage
+    cdef bint sealed, no_ack, allow_rollup
     cdef bytes ack_prefix         # {"stream":"S"[,"domain":"D"],"seq":
     cdef const char* prefix_p     # ack_prefix and name as C buffers (per-message use)
     cdef size_t prefix_n
@@ -78,6 +78,7 @@ cdef class StreamIngest(Subscriber):
     # state
     cdef Buf last_msg_id          # Nats-Msg-Id of the last stored message ("" if none)
     cdef Buf out                  # the ack being built
+    cdef Buf hdr_buf              # a header rewritten before storing (status line, Nats-Request-Info)
     cdef PendingAck* pend         # ring of acks waiting for durability
     cdef size_t pend_cap, pend_head, pend_n
     cdef Buf arena                # their reply subjects
@@ -107,4 +108,5 @@ cdef class StreamIngest(Subscriber):
     cdef int _release(self, uint64_t durable) except -1
     cdef int _compact_arena(self) except -1
     cdef int _release_durable(self) except -1
+    cdef int _write_failed(self, object exc) except -1
     cdef void _drop_pending(self) noexcept

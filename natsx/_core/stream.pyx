@@ -3,6 +3,7 @@
 # Python face). Check order, error codes and ack bytes follow nats-server's
 # processJetStreamMsg (server/stream.go): the same input gives the same answer.
 import logging
+import zoneinfo
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
@@ -48,6 +49,7 @@ cdef enum Hdr:
     H_SCHEDULE_NEXT
     H_SCHEDULER
     H_STREAM_SOURCE
+    H_REQUEST_INFO
     H_COUNT
 
 cdef struct HdrVal:
@@ -59,7 +61,7 @@ _HEADER_NAMES = (b"Nats-Msg-Id", b"Nats-Expected-Stream", b"Nats-Expected-Last-S
                  b"Nats-Expected-Last-Subject-Sequence-Subject", b"Nats-Expected-Last-Msg-Id",
                  b"Nats-Rollup", b"Nats-TTL", b"Nats-Incr", b"Nats-Batch-Id", b"Nats-Schedule",
                  b"Nats-Schedule-Time-Zone", b"Nats-Schedule-Next", b"Nats-Scheduler",
-                 b"Nats-Stream-Source")
+                 b"Nats-Stream-Source", b"Nats-Request-Info")
 cdef bytes _names_blob = b"".join(_HEADER_NAMES)
 cdef const char* _names = PyBytes_AS_STRING(_names_blob)
 cdef size_t _name_off[H_COUNT]
@@ -111,6 +113,45 @@ cdef inline void parse_headers(const char* h, size_t hl, HdrVal* out) noexcept:
             while i < hl and not (h[i] == c'\r' and i + 1 < hl and h[i + 1] == c'\n'):
                 i += 1
         i += 2
+
+
+cdef size_t strip_header(const char* h, size_t hl, Buf* out) except? 0:
+    """nats-server's removeHeaderStatusIfPresent then removeHeaderIfPresent(Nats-Request-Info):
+    the header a stream stores, written to out; 0 when nothing is left of it."""
+    cdef size_t i = 0, ks, ke, ls
+    out.len = 0
+    while i + 1 < hl and not (h[i] == c'\r' and h[i + 1] == c'\n'):
+        i += 1
+    if hl >= 8 and memcmp(h, b"NATS/1.0", 8) == 0 and i > 8:
+        buf_put(out, h, 8)          # the status and its description go
+    else:
+        buf_put(out, h, i)
+    while i < hl:
+        ls = i                      # at a CRLF: the end of the previous line
+        i = i + 2 if i + 2 <= hl else hl
+        ks = i
+        while i < hl and h[i] != c':' and not (h[i] == c'\r' and i + 1 < hl and h[i + 1] == c'\n'):
+            i += 1
+        ke = i
+        while i < hl and not (h[i] == c'\r' and i + 1 < hl and h[i + 1] == c'\n'):
+            i += 1
+        if not (ke - ks == 17 and ke < hl and h[ke] == c':' and memcmp(h + ks, b"Nats-Request-Info", 17) == 0):
+            buf_put(out, h + ls, i - ls)
+    if out.len <= 12:               # "NATS/1.0\r\n\r\n": no header left
+        out.len = 0
+    return out.len
+
+
+cdef inline bint needs_strip(const char* h, size_t hl, HdrVal* hv) noexcept:
+    """A status on the first line, or a Nats-Request-Info header (rare: then strip_header)."""
+    cdef size_t i = 8
+    if hv[<int>H_REQUEST_INFO].p != NULL:
+        return True
+    if hl < 10 or memcmp(h, b"NATS/1.0", 8) != 0:
+        return False
+    while i < hl and h[i] != c'\r':
+        i += 1
+    return i > 8
 
 
 cdef inline bint present(HdrVal* v) noexcept:
@@ -377,6 +418,7 @@ cdef class StreamIngest(Subscriber):
     def __dealloc__(self):
         free(self.last_msg_id.p)
         free(self.out.p)
+        free(self.hdr_buf.p)
         free(self.arena.p)
         free(self.pend)
 
@@ -387,11 +429,10 @@ cdef class StreamIngest(Subscriber):
             if cfg.get(key):
                 raise ValueError(f"{key} is not supported by natsx yet")
         mms = cfg.get("max_msg_size")
-        self.max_msg_size = -1 if mms is None or mms < 0 else mms
+        self.max_msg_size = -1 if not mms or mms < 0 else mms   # 0 is unlimited too (nats-server)
         self.sealed = bool(cfg.get("sealed", False))
         self.no_ack = bool(cfg.get("no_ack", False))
         self.allow_rollup = bool(cfg.get("allow_rollup_hdrs", False)) and not cfg.get("deny_purge", False)
-        self.file_storage = cfg.get("storage", "file") == "file"
         # nats-server: an unset (0) window is 2 minutes, or max_age when that is shorter
         window = int(cfg.get("duplicate_window") or 0)
         if window <= 0:
@@ -473,11 +514,15 @@ cdef class StreamIngest(Subscriber):
         cdef size_t ssl
         cdef char c
 
-        fsize = 22 + sl + ml + 8 + ((4 + hl) if hl else 0)
-        if self.file_storage and fsize > FILE_MSG_TOO_LARGE:
-            return self._err(reply, reply_len, 503, 10077, b"message too large")
         if hl:
             parse_headers(hdr, hl, hv)
+            if needs_strip(hdr, hl, hv):
+                hl = strip_header(hdr, hl, &self.hdr_buf)
+                hdr = self.hdr_buf.p
+                parse_headers(hdr, hl, hv)
+        fsize = 22 + sl + ml + 8 + ((4 + hl) if hl else 0)
+        if self.store.persistent and fsize > FILE_MSG_TOO_LARGE:
+            return self._err(reply, reply_len, 503, 10077, b"message too large")
         if self.sealed:
             return self._err(reply, reply_len, 400, 10109, b"invalid operation on sealed stream")
         # nats-server 2.15 checks the size before any header (measured: tests/jetstream).
@@ -802,9 +847,31 @@ cdef class StreamIngest(Subscriber):
         and arrange one callback for the rest."""
         if self.closed:
             return 0
-        self.store.commit_c()
+        try:
+            self.store.commit_c()
+        except Exception as exc:   # the store could not write (disk full, I/O error): per batch
+            self._write_failed(exc)
         if self.pend_n:
             self._release_durable()
+        return 0
+
+    cdef int _write_failed(self, object exc) except -1:
+        """The store took back what write(2) refused (its sequences may be assigned again): those
+        messages get no ack, as nats-server answers nothing on a store write error, and their ids
+        leave the window. What was written before stays queued for its fdatasync."""
+        cdef uint64_t last = self.store.last_seq
+        cdef size_t i, kept = 0
+        cdef PendingAck* a
+        log.error("stream %s: store write failed (%s); messages after seq %d were not stored",
+                  self.name.decode(errors="replace"), exc, last)
+        for i in range(self.pend_n):
+            a = &self.pend[(self.pend_head + i) % self.pend_cap]
+            if a.seq <= last:
+                self.pend[(self.pend_head + kept) % self.pend_cap] = a[0]
+                kept += 1
+        self.pend_n = kept
+        self.dd.drop_after(last)
+        self.last_msg_id.len = 0
         return 0
 
     cdef int _release_durable(self) except -1:
@@ -921,8 +988,7 @@ def _known_zone(bytes name) -> bool:
     if name in (b"UTC", b"Local"):
         return True
     try:
-        import zoneinfo
         zoneinfo.ZoneInfo(name.decode())
         return True
-    except Exception:
+    except (ValueError, OSError, zoneinfo.ZoneInfoNotFoundError):
         return False

@@ -32,6 +32,15 @@ class Pub:
 
 
 @dataclass
+class RawPub:
+    """A publish written as raw HPUB bytes (headers nats-py would not send: a status line)."""
+
+    subject: str
+    hdr: bytes
+    data: bytes = b""
+
+
+@dataclass
 class Step:
     """Between publishes: change the stream's config (nats-server STREAM.UPDATE semantics)."""
 
@@ -100,19 +109,51 @@ async def answer(nc, pub: Pub) -> bytes | None:
         await sub.unsubscribe()
 
 
+def state_of(msgs: int, nbytes: int, first_seq: int, last_seq: int, num_subjects: int) -> bytes:
+    """The stream state both sides are compared on, after the publishes (as one more answer)."""
+    return b"state msgs=%d bytes=%d first=%d last=%d subjects=%d" % (
+        msgs, nbytes, first_seq, last_seq, num_subjects)
+
+
 async def run_natsx(cfg: dict[str, Any], steps: list, directory: Path | None,
                     domain: bytes | None = None) -> list[bytes | None]:
     async with natsx.Server(port=0, host="127.0.0.1") as srv:
         stream = NatsxStream(srv, cfg, directory, domain)
         nc = await nats.connect(srv.client_url, allow_reconnect=False)
         try:
-            return [await _play(nc, step, stream.update) for step in steps]
+            out = [await _play(nc, step, stream.update) for step in steps]
+            st = stream.store.state()
+            return out + [state_of(st.msgs, st.bytes, st.first_seq, st.last_seq, st.num_subjects)]
         finally:
             await nc.close()
             stream.close()
 
 
+async def raw_answer(url: str, pub: RawPub) -> bytes | None:
+    """HPUB pub on its own connection with reply "raw.ack"; the ack's payload, None if none."""
+    host, port = url.rsplit("/", 1)[1].split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        await reader.readline()  # INFO
+        total = len(pub.hdr) + len(pub.data)
+        writer.write(b'CONNECT {"verbose":false,"pedantic":false,"headers":true,"protocol":1}\r\n'
+                     b"SUB raw.ack 1\r\nHPUB %s raw.ack %d %d\r\n%s%s\r\n"
+                     % (pub.subject.encode(), len(pub.hdr), total, pub.hdr, pub.data))
+        await writer.drain()
+        try:
+            line = await asyncio.wait_for(reader.readline(), NO_ACK_WAIT * 3)
+        except asyncio.TimeoutError:
+            return None
+        assert line.startswith(b"MSG raw.ack 1 "), line
+        body = await reader.readexactly(int(line.split()[-1]) + 2)
+        return body[:-2]
+    finally:
+        writer.close()
+
+
 async def _play(nc, step, update) -> bytes | None:
+    if isinstance(step, RawPub):
+        return await raw_answer(nc.connected_url.geturl(), step)
     if isinstance(step, Step):
         await update(step.update) if asyncio.iscoroutinefunction(update) else update(step.update)
         return b"<updated>"
@@ -134,6 +175,10 @@ async def run_nats_server(url: str, cfg: dict[str, Any], steps: list) -> list[by
             assert "error" not in r, r
 
         out = [await _play(nc, step, update) for step in steps]
+        info = json.loads((await nc.request(f"$JS.API.STREAM.INFO.{cfg['name']}", b"", timeout=5)).data)
+        st = info["state"]
+        out.append(state_of(st["messages"], st["bytes"], st["first_seq"], st["last_seq"],
+                            st.get("num_subjects", 0)))
         await nc.request(f"$JS.API.STREAM.DELETE.{cfg['name']}", b"", timeout=5)
         return out
     finally:

@@ -5,6 +5,7 @@ messages answers a republished acked id as a duplicate of its original sequence.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -13,6 +14,7 @@ import threading
 from pathlib import Path
 
 import nats
+import nats.errors
 
 import natsx
 from conftest import wait_for
@@ -123,3 +125,58 @@ async def test_dedupe_window_survives_a_crash(tmp_path):
             ingest.close()
             store.close()
     await asyncio.sleep(0)
+
+
+# RLIMIT_FSIZE makes the block file's writes fail past 200 kB with EFBIG, as a full disk fails
+# them with ENOSPC. The child serves the stream; the test publishes into it.
+DISK_FULL_SERVER = """
+import asyncio, resource, signal, sys
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))
+import natsx
+from natsx._core.stream import StreamIngest
+from natsx._core.sublist import Subscription
+from natsx.store import FileStore, StoreConfig
+
+async def main():
+    async with natsx.Server(port=0, host="127.0.0.1") as srv:
+        store = FileStore(sys.argv[1], StoreConfig(sync="always", block_size=1 << 20))
+        srv.sublist.insert(Subscription(b"full", b"js", StreamIngest(srv.core, store, b"FULL")))
+        srv.subscribe_internal("ping", lambda sub, subject, reply, hdr, data: srv.publish(reply, b"pong"))
+        print(srv.client_url, flush=True)
+        await asyncio.Event().wait()
+
+asyncio.run(main())
+"""
+
+
+async def test_a_full_disk_acks_only_what_was_written(tmp_path):
+    directory = tmp_path / "FULL"
+    proc = subprocess.Popen([sys.executable, "-c", DISK_FULL_SERVER, str(directory)],
+                            stdout=subprocess.PIPE, env=_env(), start_new_session=True)
+    acked, refused = [], 0
+    try:
+        url = (await asyncio.get_running_loop().run_in_executor(None, proc.stdout.readline)).decode().strip()
+        nc = await nats.connect(url, allow_reconnect=False)
+        try:
+            for i in range(16):
+                try:
+                    r = await nc.request("full", b"%02d" % i * 8_000, timeout=1)
+                    acked.append((json.loads(r.data)["seq"], i))
+                except nats.errors.TimeoutError:
+                    refused += 1    # not written: no ack, as nats-server on a store write error
+            # the publisher's connection and the server are fine
+            assert (await nc.request("ping", b"", timeout=5)).data == b"pong"
+        finally:
+            await nc.close()
+    finally:
+        proc.kill()
+        proc.wait(10)
+    assert len(acked) >= 5 and refused >= 3
+    assert [seq for seq, _ in acked] == list(range(1, len(acked) + 1))
+    store = FileStore(directory, StoreConfig(sync="always", block_size=1 << 20))
+    try:
+        assert store.state().msgs == len(acked) and store.damage == []
+        assert all(store.load(seq).data == b"%02d" % i * 8_000 for seq, i in acked)
+    finally:
+        store.close()

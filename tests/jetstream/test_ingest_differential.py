@@ -7,7 +7,7 @@ import signal
 import pytest
 
 from conftest import REF, ServerProcess
-from jetstream.ingest_support import Pub, Step, run_nats_server, run_natsx
+from jetstream.ingest_support import Pub, RawPub, Step, run_nats_server, run_natsx
 
 BASE = {"name": "S", "subjects": ["s.>"], "storage": "file"}
 
@@ -72,6 +72,9 @@ CASES: dict[str, tuple[dict, list]] = {
     "counter_disabled": (cfg(), [Pub("s.a", b"", {"Nats-Incr": v}) for v in ("1", "+2", "-3", "x", "1.5", "")]),
     "atomic_disabled": (cfg(), [Pub("s.a", b"", {"Nats-Batch-Id": "b1", "Nats-Batch-Sequence": "1"}),
                                 Pub("s.a", b"", {"Nats-Batch-Id": ""}),
+                                Pub("s.a", b"", {"Nats-Batch-Sequence": "1"}),
+                                Pub("s.a", b"", {"Nats-Batch-Commit": "1"}),
+                                Pub("s.a", b"", {"Nats-Batch-Id": "x", "Nats-Msg-Id": "m"}),
                                 Pub("s.a", b"", reply="r.x.$FI"),
                                 Pub("s.a", b"", {"K": "v"}, reply="r.b.10.ok.1.0.$FI")]),
     "schedules_disabled": (cfg(), on("s.a", {"Nats-Schedule": "@every 1s"},
@@ -89,6 +92,7 @@ CASES: dict[str, tuple[dict, list]] = {
                                  Pub("s.a", b"", {"Nats-Required-Api-Level": "x"})]),
     "max_msg_size": (cfg(max_msg_size=10), [Pub("s.a", b"x" * 10), Pub("s.a", b"x" * 11),
                                             Pub("s.a", b"x", {"K": "v"})]),
+    "max_msg_size_zero_is_unlimited": (cfg(max_msg_size=0), [Pub("s.a", b"x" * 1000)]),
     "max_msgs_discard_new": (cfg(max_msgs=2, discard="new"), [Pub("s.a"), Pub("s.b"), Pub("s.c"),
                                                               Pub("s.a", b"", {"Nats-Msg-Id": "z"})]),
     "max_msgs_discard_old": (cfg(max_msgs=2), [Pub("s.a"), Pub("s.b"), Pub("s.c"),
@@ -158,6 +162,14 @@ CASES: dict[str, tuple[dict, list]] = {
         Pub("s.a", b"", {"Nats-Expected-Last-Sequence": "0"}),
         Pub("s.a", b"", {"Nats-Expected-Last-Subject-Sequence": "0",
                          "Nats-Expected-Last-Subject-Sequence-Subject": "r.*"})]),
+    # Stored headers lose a status line and Nats-Request-Info, as nats-server strips them.
+    "headers_stripped_before_storing": (cfg(max_msg_size=40), [
+        RawPub("s.a", b"NATS/1.0 503 No Responders\r\nK: v\r\n\r\n"),
+        RawPub("s.b", b"NATS/1.0 503\r\n\r\n"),
+        RawPub("s.c", b"NATS/1.0\r\nNats-Request-Info: {}\r\nK: v\r\nNats-Request-Info: x\r\n\r\n"),
+        RawPub("s.d", b"NATS/1.0\r\nNats-Request-Info: {\"acc\":\"A\"}\r\n\r\n", b"x" * 30),
+        RawPub("s.e", b"NATS/1.0 100 Idle Heartbeat\r\nNats-Msg-Id: z\r\n\r\n"),
+        Pub("s.e", b"", {"Nats-Msg-Id": "z"})]),
     "rollup_with_discard_new_per_subject": (
         cfg(allow_rollup_hdrs=True, max_msgs_per_subject=1, discard="new", discard_new_per_subject=True),
         [Pub("s.a", b"1"), Pub("s.a", b"2"), Pub("s.a", b"3", {"Nats-Rollup": "sub"}),
@@ -195,3 +207,47 @@ async def test_domain_in_success_and_duplicate_acks_only(tmp_path):
     got = await run_natsx(cfg(), steps, tmp_path / "S", domain=b"HUB")
     assert got == want
     assert b'"domain":"HUB"' in got[0] and b'"domain"' not in got[2]
+
+
+def random_publishes(seed: int, n: int) -> list[Pub]:
+    """Publishes with random mixes of every header the kernel reads, valid and not."""
+    import random
+
+    rnd = random.Random(seed)
+    palette = {
+        "Nats-Msg-Id": ["a", "b", "c", "d", ""],
+        "Nats-Expected-Stream": ["S", "T"],
+        "Nats-Expected-Last-Sequence": lambda: str(rnd.randrange(0, n)),
+        "Nats-Expected-Last-Subject-Sequence": lambda: str(rnd.randrange(0, n)),
+        "Nats-Expected-Last-Subject-Sequence-Subject": ["s.a", "s.*", "s.>"],
+        "Nats-Expected-Last-Msg-Id": ["a", "b", "c", ""],
+        "Nats-Rollup": ["sub", "all", "bad"],
+        "Nats-TTL": ["5s", "bad", "0", "00"],
+        "Nats-Incr": ["1", "x"],
+        "Nats-Batch-Id": ["b"],
+        "Nats-Schedule": ["@every 1s"],
+        "Nats-Stream-Source": ["x"],
+        "Nats-Required-Api-Level": ["0", "99"],
+    }
+    pubs = []
+    for _ in range(n):
+        headers = {}
+        for key in rnd.sample(sorted(palette), rnd.choice([0, 0, 1, 1, 2, 3])):
+            values = palette[key]
+            headers[key] = values() if callable(values) else rnd.choice(values)
+        pubs.append(Pub(rnd.choice(["s.a", "s.b", "s.c"]), b"x" * rnd.choice([0, 5, 60]), headers or None))
+    return pubs
+
+
+@pytest.mark.parametrize("seed,config", [
+    (1, cfg(allow_rollup_hdrs=True)),
+    (2, cfg(max_msgs=10, discard="new", max_msg_size=40)),
+    (3, cfg(allow_rollup_hdrs=True, max_msgs_per_subject=2, discard="new", discard_new_per_subject=True,
+            storage="memory")),
+    (4, cfg(max_bytes=600, max_msgs_per_subject=3)),
+])
+async def test_random_publishes_match_nats_server(seed, config, nats_server, tmp_path):
+    steps = random_publishes(seed, 120)
+    want = await run_nats_server(nats_server.url, config, steps)
+    got = await run_natsx(config, steps, tmp_path / "S")
+    assert got == want
