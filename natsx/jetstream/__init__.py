@@ -65,7 +65,7 @@ class JetStream:
         self.sync_policy = sync_policy(opts.jetstream_sync)
         self.max_memory = opts.jetstream_max_memory
         self.max_store = opts.jetstream_max_store
-        self.limits = AccountLimits.from_options(opts)
+        self.limits = AccountLimits()    # $G's: natsx refuses the accounts block that could set them
         self.streams: dict[str, Stream] = {}
         self.router = ApiRouter(self)
         self.advisories = Advisories(server)

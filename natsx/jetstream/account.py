@@ -15,7 +15,6 @@ from natsx.jetstream.host import JetStreamHost
 
 if TYPE_CHECKING:
     from natsx.jetstream.api import ApiRequest, ApiRouter
-    from natsx.options import ServerOptions
 
 
 @dataclass
@@ -28,10 +27,6 @@ class AccountLimits:
     memory_max_stream_bytes: int = -1
     storage_max_stream_bytes: int = -1
     max_bytes_required: bool = False
-
-    @classmethod
-    def from_options(cls, opts: "ServerOptions") -> "AccountLimits":
-        return cls()
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)

@@ -33,11 +33,6 @@ class ApiError(Exception):
     def to_json(self) -> dict[str, Any]:
         return {"code": self.code, "err_code": self.err_code, "description": self.description}
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, ApiError) and self.to_json() == other.to_json()
-
-    __hash__ = Exception.__hash__
-
 
 def invalid_config(text: str) -> ApiError:
     """JSStreamInvalidConfigF (10052): nats-server's answer for most stream config refusals."""

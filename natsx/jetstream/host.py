@@ -8,11 +8,13 @@ from typing import Any, Callable, Protocol
 from natsx._core.conn import ServerCore
 from natsx._core.sublist import Sublist, Subscription
 from natsx.log import Logger
+from natsx.options import ServerOptions
 
 
 class ServerHost(Protocol):
     """The server JetStream runs in (natsx.server.Server)."""
 
+    options: ServerOptions
     log: Logger
     core: ServerCore
     sublist: Sublist

@@ -12,7 +12,7 @@ import pytest
 
 import natsx
 
-from conftest import NATSX, REF, RawClient, ServerProcess
+from conftest import NATSX, REF, ServerProcess, raw_connect
 from jetstream.jsdiff import ServerPair, compare, request
 
 API = "$JS.API."
@@ -26,17 +26,12 @@ def pair(tmp_path):
     p.close()
 
 
-def first_info(srv: ServerProcess) -> dict:
-    client = RawClient(srv.host, srv.port)
-    try:
-        return client.info
-    finally:
-        client.close()
-
-
 def test_info_announces_jetstream_like_nats_server(pair):
     ref, cand = pair.start()
-    a, b = first_info(ref), first_info(cand)
+    clients = [raw_connect(ref), raw_connect(cand)]
+    a, b = (c.info for c in clients)
+    for c in clients:
+        c.close()
     assert list(a) == list(b)
     assert a["jetstream"] is True and b["jetstream"] is True
     assert b["api_lvl"] == 0
