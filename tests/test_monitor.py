@@ -567,3 +567,34 @@ async def test_stalled_producers_are_counted(srv):
     finally:
         await nc.close()
         slow_w.close()
+
+
+async def test_keys_match_nats_server_with_jetstream(tmp_path):
+    """With -js: the same top-level keys everywhere, the same nested keys in /varz's jetstream
+    section and /jsz (natsx's sync policy and sizes aside), and the same /healthz answers."""
+    from tests.jetstream.readhelp import keys_equal
+    docs: dict[str, dict[str, Any]] = {}
+    factories = [ServerFactory(k, tmp_path / k) for k in (REF, NATSX)]
+    try:
+        for f in factories:
+            (tmp_path / f.kind / "js").mkdir(parents=True)
+            s = f(["-js", "-sd", str(tmp_path / f.kind / "js")], monitor=True)
+            nc = await _populate(s.url)
+            try:
+                await nc.jetstream().add_stream(name="K", subjects=["k.>"])
+                await nc.request("k.1", b"x", timeout=5)
+                docs[f.kind] = {p: await get_json(s.http_port, p) for p in (
+                    "/varz", "/jsz", "/jsz?accounts=1&streams=1&config=1", "/healthz?js-enabled-only=true")}
+            finally:
+                await nc.close()
+    finally:
+        for f in factories:
+            f.close()
+    ref, nx = docs[REF], docs[NATSX]
+    for path in ref:
+        missing = set(ref[path]) - set(nx[path]) - (GO_ONLY_VARZ_KEYS if path == "/varz" else set())
+        assert not missing and not set(nx[path]) - set(ref[path]), path
+    own = {"sync_interval", "sync_always", "limits"}   # natsx syncs always; nats-server 2.15 adds a consumer default
+    keys_equal(nx["/varz"]["jetstream"], ref["/varz"]["jetstream"], "/varz.jetstream", own)
+    keys_equal(nx["/jsz?accounts=1&streams=1&config=1"], ref["/jsz?accounts=1&streams=1&config=1"], "/jsz", own)
+    assert nx["/healthz?js-enabled-only=true"] == ref["/healthz?js-enabled-only=true"] == {"status": "ok"}

@@ -11,7 +11,6 @@ Other handler modules register on `js.router` (see natsx.jetstream.api).
 """
 from __future__ import annotations
 
-import math
 import os
 import shutil
 import tempfile
@@ -21,11 +20,14 @@ from typing import Any
 from natsx._core.stream import StreamIngest
 from natsx._core.sublist import Subscription
 from natsx.gofmt import go_duration
+from natsx.log import friendly_bytes
+from natsx.jetstream.advisories import Advisories
 from natsx.jetstream.api import ApiRouter
+from natsx.jetstream.direct import DirectGets
 from natsx.jetstream.account import AccountLimits, register as register_account_api
 from natsx.jetstream.config import API_LEVEL
 from natsx.jetstream.host import ServerHost
-from natsx.jetstream import stream_api
+from natsx.jetstream import msgapi, snapshot, stream_api   # the $JS.API handlers
 from natsx.jetstream.stream import Stream
 from natsx.store import SYNC_ALWAYS, SYNC_INTERVAL
 
@@ -34,14 +36,6 @@ GLOBAL_ACCOUNT_DIR = "$G"
 STORE_SUBDIR = "jetstream"
 DEFAULT_SYNC_INTERVAL = 120.0          # nats-server's defaultSyncInterval (2m)
 MAX_MEMORY_FALLBACK = 256 << 20        # JetStreamMaxMemDefault, when system memory is unknown
-
-
-def friendly_bytes(n: int) -> str:
-    """nats-server's friendlyBytes."""
-    if n < 1024:
-        return f"{n} B"
-    exp = int(math.log(n) / math.log(1024))
-    return f"{n / 1024 ** exp:.2f} {'KMGTPE'[exp - 1]}B"
 
 
 def system_memory() -> int:
@@ -75,6 +69,8 @@ class JetStream:
         self.limits = AccountLimits()    # $G's: natsx refuses the accounts block that could set them
         self.streams: dict[str, Stream] = {}
         self.router = ApiRouter(self)
+        self.advisories = Advisories(server)
+        self.direct = DirectGets(server, self.streams, self.api_level)
 
     @property
     def streams_dir(self) -> str:
@@ -96,6 +92,8 @@ class JetStream:
         self._recover()
         register_account_api(self.router)
         stream_api.register(self.router)
+        msgapi.register(self.router)
+        snapshot.register(self.router)
         self.router.start()
         self.log.info(f"Took {_go_elapsed(time.monotonic() - began)} to start JetStream")
 
@@ -136,6 +134,7 @@ class JetStream:
     def stop(self) -> None:
         self.log.info("Initiating JetStream Shutdown...")
         self.router.stop()
+        self.direct.stop()
         for stream in self.streams.values():
             self.detach(stream)
             stream.close()
@@ -148,9 +147,10 @@ class JetStream:
 
     def attach(self, stream: Stream) -> None:
         """Start capturing the stream's subjects: one C ingest subscriber (natsx._core.stream) per
-        stream, subscribed on each subject in the global account's sublist."""
+        stream, subscribed on each subject in the global account's sublist; and its direct gets."""
         if stream.store is None or stream.config is None:
             return
+        self.direct.sync(stream)
         stream.ingest = StreamIngest(self.server.core, stream.store, stream.name.encode(), stream.config,
                                      self.domain.encode() if self.domain else None)
         stream.subscriptions = [Subscription(subject.encode(), f"$JS.{stream.name}.{i}".encode(), stream.ingest)
@@ -160,6 +160,7 @@ class JetStream:
 
     def detach(self, stream: Stream) -> None:
         """Stop capturing the stream's subjects; publishes in flight get no ack."""
+        self.direct.drop(stream.name)
         for sub in stream.subscriptions:
             self.server.unsubscribe_internal(sub)
         stream.subscriptions = []

@@ -61,6 +61,7 @@ class ApiRequest:
     hdr: bytes | None
     payload: bytes
     deferred: bool = field(default=False)
+    counted: bool = field(default=True)     # in api.total (and audited)
 
     @property
     def js(self) -> JetStreamHost:
@@ -74,6 +75,18 @@ class ApiRequest:
     def defer(self) -> None:
         """The handler answers later with respond()/fail()."""
         self.deferred = True
+
+    def respond_unaudited(self, fields: dict[str, Any]) -> None:
+        """Answer outside the API accounting, as nats-server's sendInternalAccountMsg (a found
+        STREAM.MSG.GET): not counted, no audit advisory."""
+        self.drop()
+        body = {"type": RESPONSE_TYPE_PREFIX + self.route.response_type, **fields}
+        self.router.js.server.publish(self.reply, go_json(body, indent=False))
+
+    def drop(self) -> None:
+        """No answer at all (nats-server lets the request time out)."""
+        self.deferred = True
+        self.counted = False
 
     def respond(self, fields: dict[str, Any]) -> None:
         self.router.send(self, {"type": RESPONSE_TYPE_PREFIX + self.route.response_type, **fields})
@@ -122,6 +135,9 @@ class ApiRouter:
                     payload: bytes) -> None:
         name = subject.decode("utf-8", "surrogateescape")
         tokens = name[len(API_PREFIX):].split(".")
+        if tokens[:2] == ["DIRECT", "GET"] and reply:   # the streams' own subscriptions serve these
+            self.js.direct.unserved(subject, reply)
+            return
         route = self.find(tokens)
         if route is None or not reply:   # nats-server drops requests without a reply subject
             return
@@ -134,7 +150,8 @@ class ApiRouter:
         else:
             if not req.deferred:
                 req.respond(fields or {})
-        self.total += 1
+        if req.counted:
+            self.total += 1
 
     def check_required_level(self, hdr: bytes | None) -> None:
         """Nats-Required-Api-Level: a request needing a newer API level than natsx's is refused (412)."""
@@ -149,7 +166,9 @@ class ApiRouter:
             raise ApiError.of("JSRequiredApiLevelErr")
 
     def send(self, req: ApiRequest, body: dict[str, Any]) -> None:
-        self.js.server.publish(req.reply, go_json(body, indent=False))
+        response = go_json(body, indent=False)
+        self.js.server.publish(req.reply, response)
+        self.js.advisories.api_audit(req.subject, req.reply, req.payload, response)
 
 
 def header_value(hdr: bytes | None, name: bytes) -> bytes | None:

@@ -48,6 +48,8 @@ class JetStreamHost(Protocol):
     streams: dict[str, Any]
     router: Any
     limits: Any
+    advisories: Any     # natsx.jetstream.advisories.Advisories
+    direct: Any         # natsx.jetstream.direct.DirectGets
 
     @property
     def streams_dir(self) -> str: ...

@@ -113,6 +113,8 @@ def apply_create(js: JetStreamHost, cfg: dict[str, Any]) -> Stream:
 def handle_create(req: "ApiRequest") -> dict[str, Any]:
     cfg, existing = decide_create(req.js, _name(req), *_config_body(req))
     stream = existing if existing is not None else apply_create(req.js, cfg)
+    if existing is None:
+        req.js.advisories.stream_created(stream.name)
     info, _ = stream.info()
     info["did_create"] = True
     return info
@@ -140,11 +142,13 @@ def apply_update(js: JetStreamHost, stream: Stream, cfg: dict[str, Any]) -> None
     else:
         stream.apply_config(cfg)
         js.reconfigure(stream)
+        js.direct.sync(stream)          # allow_direct may have changed
 
 
 def handle_update(req: "ApiRequest") -> dict[str, Any]:
     stream, cfg = decide_update(req.js, _name(req), *_config_body(req))
     apply_update(req.js, stream, cfg)
+    req.js.advisories.stream_updated(stream.name)
     info, _ = stream.info()
     return info
 
@@ -221,6 +225,7 @@ def apply_delete(js: JetStreamHost, stream: Stream) -> None:
     js.detach(stream)
     del js.streams[stream.name]
     stream.delete()
+    js.advisories.stream_deleted(stream.name)
 
 
 def handle_delete(req: "ApiRequest") -> dict[str, Any]:

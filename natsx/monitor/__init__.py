@@ -10,7 +10,8 @@ $SYS.REQ.SERVER.PING.* handlers can reuse them without HTTP. natsx.monitor.http 
 """
 from natsx.monitor.accountz import accountz, accstatz
 from natsx.monitor.connz import connz
-from natsx.monitor.empty import gatewayz, ipqueuesz, jsz, leafz, raftz, routez
+from natsx.monitor.empty import gatewayz, ipqueuesz, leafz, raftz, routez
+from natsx.monitor.jsz import jsz
 from natsx.monitor.encode import go_uptime
 from natsx.monitor.healthz import healthz
 from natsx.monitor.http import MonitorServer, render, root_html, start_monitor

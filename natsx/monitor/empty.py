@@ -1,4 +1,4 @@
-"""Endpoints for what natsx does not run yet - routes, gateways, leaf nodes, JetStream, Raft, IP
+"""Endpoints for what natsx does not run yet - routes, gateways, leaf nodes, Raft, IP
 queues: nats-server's answers when none are configured (the parameters are still decoded, so a
 malformed one gets nats-server's 400)."""
 from __future__ import annotations
@@ -8,7 +8,7 @@ from typing import Mapping
 
 from natsx.gofmt import go_time
 from natsx.monitor.inputs import MonitoredServer
-from natsx.monitor.params import MonitorError, decode_bool, decode_int, decode_subs
+from natsx.monitor.params import MonitorError, decode_bool, decode_subs
 
 
 def routez(server: MonitoredServer, params: Mapping[str, str] | None = None) -> dict:
@@ -27,21 +27,6 @@ def gatewayz(server: MonitoredServer, params: Mapping[str, str] | None = None) -
 def leafz(server: MonitoredServer, params: Mapping[str, str] | None = None) -> dict:
     decode_bool(params or {}, "subs")
     return {"server_id": server.server_id, "now": go_time(time.time_ns()), "leafnodes": 0, "leafs": []}
-
-
-def jsz(server: MonitoredServer, params: Mapping[str, str] | None = None) -> dict:
-    params = params or {}
-    for b in ("accounts", "streams", "consumers", "config", "leader-only", "raft", "stream-leader-only"):
-        decode_bool(params, b)
-    decode_int(params, "offset")
-    decode_int(params, "limit")
-    return {
-        "memory": 0, "storage": 0, "reserved_memory": 0, "reserved_storage": 0,
-        "accounts": 0, "ha_assets": 0, "api": {"level": 0, "total": 0, "errors": 0},
-        "server_id": server.server_id, "now": go_time(time.time_ns()), "disabled": True,
-        "config": {"max_memory": 0, "max_storage": 0},
-        "streams": 0, "consumers": 0, "messages": 0, "bytes": 0, "total": 0,
-    }
 
 
 def raftz(server: MonitoredServer, params: Mapping[str, str] | None = None) -> dict:

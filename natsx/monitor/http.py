@@ -14,7 +14,8 @@ from natsx.version import NATS_SERVER_VERSION, __version__
 from natsx.gofmt import go_json
 from natsx.monitor.accountz import accountz, accstatz
 from natsx.monitor.connz import connz
-from natsx.monitor.empty import gatewayz, ipqueuesz, jsz, leafz, raftz, routez
+from natsx.monitor.empty import gatewayz, ipqueuesz, leafz, raftz, routez
+from natsx.monitor.jsz import jsz
 from natsx.monitor.healthz import healthz
 from natsx.monitor.inputs import MonitoredServer
 from natsx.monitor.params import MonitorError

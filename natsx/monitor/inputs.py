@@ -20,6 +20,39 @@ class MonitoredClient(RegisteredConnection, Protocol):
     sink: Subscriber    # the Subscriber its subscriptions deliver to (Subscription.owner)
 
 
+class MonitoredStream(Protocol):
+    """A JetStream stream as /jsz reads it (natsx.jetstream.stream.Stream)."""
+
+    name: str
+    config: Optional[dict[str, Any]]   # None: offline (its metadata could not be read)
+    store: Any                         # None when offline
+
+    def info(self, dynamic_metadata: bool = True) -> tuple[dict[str, Any], int]:
+        """StreamInfo fields: config (as the API encodes it), created, state, mirror?, sources?"""
+
+
+class MonitoredApiStats(Protocol):
+    total: int
+    errors: int
+
+
+class MonitoredJetStream(Protocol):
+    """The running JetStream (natsx.jetstream.JetStream): its config, streams and API counters."""
+
+    store_dir: str
+    max_memory: int
+    max_store: int
+    domain: str
+    strict: bool
+    sync_policy: tuple[str, float]      # ("always" | "interval", seconds)
+    api_level: int
+    streams: dict[str, Any]             # name -> MonitoredStream
+    router: MonitoredApiStats
+
+    def usage(self) -> tuple[int, int]:
+        """(memory bytes, storage bytes) the streams use."""
+
+
 class MonitoredServer(Protocol):
     server_id: str
     options: ServerOptions
@@ -32,6 +65,7 @@ class MonitoredServer(Protocol):
     config_load_time: float  # epoch seconds
     http_port: int           # the bound monitoring port
     http_req_stats: dict[str, int]
+    jetstream: Optional[MonitoredJetStream]   # None: JetStream not running
 
     @property
     def name(self) -> str: ...

@@ -8,6 +8,7 @@ from typing import Mapping, Optional
 from natsx.gofmt import go_time
 from natsx.monitor.encode import NS, go_uptime
 from natsx.monitor.inputs import MonitoredServer, secs_to_ns
+from natsx.monitor.jsz import varz_jetstream
 
 # nats-server's TLS_TIMEOUT: the tls_timeout /varz shows while no tls block is configured (natsx
 # refuses tls blocks until it serves TLS).
@@ -101,7 +102,7 @@ def varz(server: MonitoredServer, params: Mapping[str, str] | None = None,
         "leaf": {},
         "mqtt": {},
         "websocket": {},
-        "jetstream": {},
+        "jetstream": varz_jetstream(server),
         "tls_timeout": DEFAULT_TLS_TIMEOUT,
         "write_deadline": secs_to_ns(opts.write_deadline),
         "start": go_time(start),
