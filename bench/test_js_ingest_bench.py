@@ -1,16 +1,14 @@
-"""JetStream publish (async, and sync: one in flight) into a file stream, natsx's ingest kernel side by side with nats-server
-(16 B messages, one publisher, the same load generator: `natsx bench js pub async`).
+"""JetStream publish (async, and sync: one in flight) into a file stream, natsx side by side with
+nats-server (16 B messages, one publisher, the same load generator: `natsx bench js pub`).
 
     python -m pytest bench/test_js_ingest_bench.py -s            # NATSX_BENCH_JS_MSGS=300000
 
-Until natsx's $JS.API is merged, the natsx side is `python bench/test_js_ingest_bench.py serve`:
-an embedded natsx server whose stream is a StreamIngest on a FileStore (sync "always", natsx's
-default), plus a one-line STREAM.INFO answer so the load generator finds the stream. nats-server
-runs twice: `sync_interval: always` (every write fdatasync'ed, as natsx) and its default (2 min).
+Both servers get the stream through their $JS.API (`--create --storage file`). natsx runs with
+its default, `sync_interval: always` (an ack only after the fdatasync that covers it, one per
+group commit); nats-server runs twice: `sync_interval: always` and its default (2 minutes).
 """
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import shutil
@@ -31,30 +29,6 @@ SUBJECT = "js.bench"
 MSGS = int(os.environ.get("NATSX_BENCH_JS_MSGS", "300000"))
 
 
-def serve(directory: str, port: int) -> None:
-    """The natsx side: one file stream on SUBJECT, until killed."""
-    import json
-
-    import natsx
-    from natsx._core.stream import StreamIngest
-    from natsx._core.sublist import Subscription
-    from natsx.store import FileStore, StoreConfig
-
-    async def main() -> None:
-        async with natsx.Server(port=port, host="127.0.0.1") as srv:
-            store = FileStore(directory, StoreConfig(sync="always"))
-            ingest = StreamIngest(srv.core, store, STREAM.encode(), {"storage": "file"})
-            srv.sublist.insert(Subscription(SUBJECT.encode(), b"js", ingest))
-            info = json.dumps({"type": "io.nats.jetstream.api.v1.stream_info_response",
-                               "config": {"name": STREAM, "subjects": [SUBJECT]}}).encode()
-            srv.subscribe_internal(f"$JS.API.STREAM.INFO.{STREAM}",
-                                   lambda sub, subject, reply, hdr, payload: srv.publish(reply, info))
-            print("Server is ready", flush=True)
-            await asyncio.Event().wait()
-
-    asyncio.run(main())
-
-
 def _start(cmd: list[str]) -> subprocess.Popen:
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             cwd=ROOT, start_new_session=True)
@@ -68,11 +42,11 @@ def _start(cmd: list[str]) -> subprocess.Popen:
     raise RuntimeError(f"{cmd[0]} did not start")
 
 
-def _publish(port: int, create: bool, mode: str, msgs: int) -> float:
+def _publish(port: int, mode: str, msgs: int) -> float:
+    """One `natsx bench js pub` run; its msgs/sec."""
     cmd = [sys.executable, "-m", "natsx", "bench", "js", "pub", mode, SUBJECT, "--stream", STREAM,
            "--msgs", str(msgs), "--size", "16", "--no-progress", "-s", f"nats://127.0.0.1:{port}"]
-    if create:
-        cmd += ["--create", "--storage", "file"]
+    cmd += ["--create", "--storage", "file"]
     out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
     text = out.stdout + out.stderr
     m = re.search(r"([\d,]+) msgs/sec", text)
@@ -84,15 +58,13 @@ def _run(kind: str, sync_always: bool, mode: str, msgs: int) -> float:
     tmp = Path(tempfile.mkdtemp(prefix=f"jsbench-{kind}-"))
     port = free_port()
     try:
-        if kind == "natsx":
-            proc = _start([sys.executable, str(Path(__file__)), "serve", str(tmp / "stream"), str(port)])
-        else:
-            conf = tmp / "js.conf"
-            conf.write_text("jetstream { store_dir: %s%s }\n"
-                            % (tmp / "js", ", sync_interval: always" if sync_always else ""))
-            proc = _start([shutil.which("nats-server"), "-a", "127.0.0.1", "-p", str(port), "-c", str(conf)])
+        conf = tmp / "js.conf"
+        conf.write_text("jetstream { store_dir: %s%s }\n"
+                        % (tmp / "js", ", sync_interval: always" if sync_always else ""))
+        exe = [sys.executable, "-m", "natsx", "serve"] if kind == "natsx" else [shutil.which("nats-server")]
+        proc = _start(exe + ["-a", "127.0.0.1", "-p", str(port), "-c", str(conf)])
         try:
-            return _publish(port, kind != "natsx", mode, msgs)
+            return _publish(port, mode, msgs)
         finally:
             proc.kill()
             proc.wait(10)
@@ -108,18 +80,15 @@ def test_js_publish_file_stream_vs_nats_server(benchmark, mode):
     rates: dict[str, float] = {}
 
     def once():
-        rates["natsx (sync always)"] = _run("natsx", True, mode, msgs)
+        rates["natsx (default: sync always)"] = _run("natsx", False, mode, msgs)
         rates["nats-server sync_interval: always"] = _run("nats-server", True, mode, msgs)
         rates["nats-server default (2m)"] = _run("nats-server", False, mode, msgs)
 
     benchmark.pedantic(once, rounds=1, iterations=1)
-    nx = rates["natsx (sync always)"]
+    nx = rates["natsx (default: sync always)"]
     print(f"\njs pub {mode}, file stream, 16 B, {msgs:,} msgs, 1 publisher:")
     for name, rate in rates.items():
         print(f"  {name:36} {rate:12,.0f} msgs/s   natsx/this = {nx / rate:5.2f}")
     benchmark.extra_info.update(rates)
 
 
-if __name__ == "__main__" and sys.argv[1:2] == ["serve"]:
-    sys.path.insert(0, str(ROOT))
-    serve(sys.argv[2], int(sys.argv[3]))
