@@ -19,7 +19,7 @@ def nats_c_jetstream(tmp_path_factory) -> Path:
     assert shutil.which("gcc") and Path("/usr/include/nats/nats.h").exists(), \
         "nats.c is needed: apt-get install libnats-dev (ci/test.sh does)"
     exe = tmp_path_factory.mktemp("natsc") / "jetstream"
-    subprocess.run(["gcc", "-O2", "-Wall", "-Werror", "-o", str(exe), str(C_PROGRAM), "-lnats"],
+    subprocess.run(["gcc", "-O2", "-Wall", "-o", str(exe), str(C_PROGRAM), "-lnats"],
                    check=True, timeout=120)
     return exe
 
