@@ -1,13 +1,13 @@
 # Bench helper (compiled on the fly by pyximport): a parser whose hooks only count, so the
 # timing is the state machine's (control lines, arguments, payload framing) and nothing else.
-from natsx._core.parser cimport Parser, PARSE_OK
+from natsx._core.parser cimport Parser, PARSE_OK, ROLE_CLIENT, ROLE_CLIENT_SIDE
 
 
 cdef class CountingParser(Parser):
     cdef public long long msgs
 
     def __init__(self, bint client_side=False):
-        self.client_side = client_side
+        self.set_role(ROLE_CLIENT_SIDE if client_side else ROLE_CLIENT)
 
     cdef int on_msg(self, const char* subject, Py_ssize_t subject_len,
                     const char* sid, Py_ssize_t sid_len,

@@ -56,7 +56,7 @@ def generator_label(generator: str) -> str:
     if generator == GO:
         return (f"nats.go {nats_go_version()} (Debian golang-github-nats-io-go-nats-dev), the reference "
                 "programs bench/go_reference/{core,jetstream}/main.go")
-    return "natsx bench (python -m natsx.bench, natsx/bench/)"
+    return "natsx bench (python -m natsx.loadgen, natsx/loadgen/)"
 
 
 def cpu_per_million(res: dict) -> Optional[float]:

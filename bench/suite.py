@@ -25,8 +25,8 @@ from typing import Callable, Optional
 from bench.gobuild import build_go_program
 from bench.servers import ROOT, Server
 
-BENCH = [sys.executable, "-m", "natsx.bench"]
-NATSX_BENCH = "natsx"              # --generator: natsx bench (natsx/bench)
+BENCH = [sys.executable, "-m", "natsx.loadgen"]
+NATSX_BENCH = "natsx"              # --generator: natsx bench (natsx/loadgen)
 GO = "go"                          # --generator: nats.go's reference programs (bench/go_reference)
 GENERATORS = (NATSX_BENCH, GO)
 CpuClock = Callable[[], float]     # the server's CPU seconds so far

@@ -7,13 +7,14 @@ import sys
 from pathlib import Path
 
 import pytest
-import pyximport
 
 ROOT = str(Path(__file__).resolve().parents[1])
 if ROOT not in sys.path:
     sys.path.append(ROOT)
 
-pyximport.install(language_level=3, inplace=False)
+from tests import pyxbuild  # noqa: E402
+
+pyxbuild.install()
 from _parser_loop import CountingParser, parse_loop  # noqa: E402  (compiled by pyximport)
 
 FRAMES = 20_000

@@ -7,16 +7,16 @@ import sys
 from pathlib import Path
 
 import pytest
-import pyximport
 
 # The helper cimports natsx/_core/sublist.pxd; Cython finds .pxd files through sys.path.
 ROOT = str(Path(__file__).resolve().parents[1])
 if ROOT not in sys.path:
     sys.path.append(ROOT)
 
+from tests import pyxbuild  # noqa: E402
 from natsx._core.sublist import Sublist, Subscription  # noqa: E402
 
-pyximport.install(language_level=3, inplace=False)
+pyxbuild.install()
 from _sublist_hit_loop import match_loop  # noqa: E402  (bench/ is on sys.path; compiled by pyximport)
 
 HOT = 64          # distinct published subjects, all cache-resident (< slCacheMax)

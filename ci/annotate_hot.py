@@ -25,7 +25,7 @@ def main() -> int:
         r'<pre class="cython line score-(\d+)"[^>]*>.<span class="">(\d+)</span>', page)}
     current = None
     for number, line in enumerate(Path(pyx).read_text().splitlines(), 1):
-        m = re.match(r"\s*(?:cdef|cpdef|def)\s+(?:[\w*]+\s+)?(\w+)\(", line)
+        m = re.match(r"\s*(?:cdef|cpdef|def)\s+(?:[\w*]+\s+)*?(\w+)\(", line)
         if m:
             current = m.group(1)
         if current in functions and scores.get(number, 0) > 0:

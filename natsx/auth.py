@@ -9,14 +9,16 @@ import hmac
 from dataclasses import dataclass, field
 from typing import Any
 
+from natsx.accounts import GLOBAL_ACCOUNT
 from natsx.options import User
+from natsx.permissions import Permissions
 
 
 @dataclass
 class Identity:
     user: str = ""
-    permissions: dict[str, Any] | None = None
-    account: str = "$G"
+    permissions: Permissions | None = None
+    account: str = GLOBAL_ACCOUNT
 
 
 @dataclass
@@ -60,8 +62,13 @@ class Authenticator:
         return None
 
 
+def _utf8(s: str) -> bytes:
+    # surrogatepass: a lone surrogate compares as its bytes instead of raising (Go compares bytes).
+    return s.encode("utf-8", "surrogatepass")
+
+
 def _same(a: str, b: str) -> bool:
-    return hmac.compare_digest(a.encode(), b.encode())
+    return hmac.compare_digest(_utf8(a), _utf8(b))
 
 
 def _check_password(given: str, stored: str) -> bool:
@@ -71,5 +78,8 @@ def _check_password(given: str, stored: str) -> bool:
             import bcrypt
         except ImportError:
             return False
-        return bcrypt.checkpw(given.encode(), stored.encode())
+        try:
+            return bcrypt.checkpw(_utf8(given), _utf8(stored))
+        except ValueError:     # not a valid bcrypt hash: nothing matches it
+            return False
     return _same(given, stored)

@@ -2,89 +2,72 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import hashlib
+import os
 import sys
 from typing import Sequence
 
 import natsx
+from natsx.conf import ConfigError
+from natsx.gofmt import go_quote
+from natsx.flags import USAGE, CommandLine, FlagError, parse_command_line
+from natsx.options import ServerOptions, load_server_options
 
 
-def _bool_flag(value: str | None) -> bool:
-    # Go's flag package: -T, -T=true, -T=false
-    if value is None:
-        return True
-    return value.lower() in ("1", "t", "true", "yes", "on")
+VERSION_LINE = f"nats-server: v{natsx.NATS_SERVER_VERSION} (natsx {natsx.__version__})"
 
 
-def add_serve_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("serve", help="run the server (flags as nats-server's)",
-                       description="Run natsx in the foreground; flags as nats-server spells them.")
-    p.add_argument("-a", "--addr", "--net", dest="host", help="bind to host address (default 0.0.0.0)")
-    p.add_argument("-p", "--port", type=int, help="port for clients (default 4222, -1 for random)")
-    p.add_argument("-n", "--name", "--server_name", dest="server_name", help="server name (default: server id)")
-    p.add_argument("-c", "--config", dest="config", help="configuration file")
-    p.add_argument("-t", dest="test_config", action="store_true", help="test configuration and exit")
-    p.add_argument("-P", "--pid", dest="pid_file", help="file to store the PID")
-    p.add_argument("--ports_file_dir", help="write <executable>_<pid>.ports in this directory")
-    p.add_argument("-m", "--http_port", type=int, help="port for HTTP monitoring")
-    p.add_argument("--user", help="user required for connections")
-    p.add_argument("--pass", dest="password", help="password required for connections")
-    p.add_argument("--auth", dest="token", help="authorization token required for connections")
-    p.add_argument("-l", "--log", dest="log_file", help="file to redirect log output")
-    p.add_argument("-T", "--logtime", nargs="?", const=None, default=argparse.SUPPRESS, type=_bool_flag,
-                   help="timestamp log entries (default true)")
-    p.add_argument("-D", "--debug", action="store_true", default=None, help="enable debug output")
-    p.add_argument("-V", "--trace", action="store_true", default=None, help="trace the raw protocol")
-    p.add_argument("-DV", dest="debug_trace", action="store_true", help="debug and trace")
-    p.add_argument("-js", "--jetstream", action="store_true", default=None, help="enable JetStream")
-    p.add_argument("-sd", "--store_dir", help="JetStream storage directory")
-
-
-def build_options(args: argparse.Namespace):
-    """Config file first, then the command line on top (as nats-server merges them)."""
-    from natsx.options import ServerOptions, load_server_options
-
-    opts = load_server_options(args.config, warnings_are_errors=args.test_config) if args.config else ServerOptions()
-    overrides = {
-        "host": args.host, "port": args.port, "server_name": args.server_name, "pid_file": args.pid_file,
-        "ports_file_dir": args.ports_file_dir, "http_port": args.http_port, "username": args.user,
-        "password": args.password, "authorization": args.token, "log_file": args.log_file,
-        "jetstream": args.jetstream, "store_dir": args.store_dir,
-    }
-    if args.debug_trace:
-        overrides["debug"] = overrides["trace"] = True
-    else:
-        overrides["debug"], overrides["trace"] = args.debug, args.trace
-    if hasattr(args, "logtime"):
-        overrides["logtime"] = True if args.logtime is None else args.logtime
-    for key, value in overrides.items():
-        if value is not None:
-            setattr(opts, key, value)
+def build_options(command_line: CommandLine) -> ServerOptions:
+    """Config file first, then the flags given on top (as nats-server merges them)."""
+    config = command_line.get("config", "")
+    check = command_line.get("check_config", False)
+    opts = load_server_options(config, warnings_are_errors=check) if config else ServerOptions()
+    opts.flag_overrides = command_line.option_overrides()
+    opts.apply_flag_overrides()
     return opts
 
 
-def config_digest(path: str) -> str:
-    """nats-server's config digest: sha256 of the parsed config as Go's json.Encoder writes it."""
-    from natsx.conf import parse_config_file
-    from natsx.gojson import go_json
-
-    encoded = go_json(parse_config_file(path), indent=False, sort_keys=True) + b"\n"
-    return "sha256:" + hashlib.sha256(encoded).hexdigest()
-
-
-def serve(args: argparse.Namespace) -> int:
-    from natsx.conf import ConfigError
-
+def serve(argv: Sequence[str]) -> int:
+    """`natsx serve`: nats-server's command line, with its messages and exit codes."""
     try:
-        opts = build_options(args)
+        command_line = parse_command_line(argv)
+    except FlagError as exc:
+        print(exc, file=sys.stderr)
+        print(USAGE)
+        return 0   # nats-server's usage handler exits 0, after a bad flag too
+    if command_line.get("show_version"):
+        print(VERSION_LINE)
+        return 0
+    if command_line.get("show_help"):
+        print(USAGE)
+        return 0
+    if command_line.args:   # nats-server's "commands": the first argument after the flags
+        word = command_line.args[0]
+        if word.lower() in ("version", "help"):
+            print(VERSION_LINE if word.lower() == "version" else USAGE)
+            return 0
+        print(f"nats-server: unrecognized command: {go_quote(word)}", file=sys.stderr)
+        return 1
+    refused = command_line.first_refused()
+    if refused is not None:
+        spelling, spec = refused
+        print(f"nats-server: {spec.refused} is not supported by natsx yet (flag {spelling})", file=sys.stderr)
+        return 1
+    config = command_line.get("config", "")
+    check = command_line.get("check_config", False)
+    if check and not config:
+        print("nats-server: must specify [-c, --config] option to check configuration file syntax",
+              file=sys.stderr)
+        return 1
+    try:
+        opts = build_options(command_line)
     except (ConfigError, OSError) as exc:
         print(f"nats-server: {exc}", file=sys.stderr)
         return 1
-    if args.test_config:
-        digest = f" ({config_digest(args.config)})" if args.config else ""
-        print(f"nats-server: configuration file {args.config} is valid{digest}", file=sys.stderr)
+    if check:
+        print(f"nats-server: configuration file {config} is valid ({opts.config_digest})", file=sys.stderr)
         return 0
+    # Warnings alone do not stop nats-server; it prints them before it starts (with -t they are errors).
+    sys.stderr.write("".join(warning + "\n" for warning in opts.config_warnings))
     import gc
 
     from natsx.server import Server
@@ -125,6 +108,8 @@ def _keep_freed_memory() -> None:
 
 
 def _run(coro) -> None:
+    import asyncio
+
     try:
         import uvloop
     except ImportError:
@@ -134,23 +119,25 @@ def _run(coro) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if argv is None and os.path.basename(sys.argv[0]) == "nats-server":
+        return serve(args)   # installed under nats-server's name: its command line as is
+    if args[:1] == ["serve"]:   # nats-server's flags follow; Go's flag rules, not argparse's
+        return serve(args[1:])
     parser = argparse.ArgumentParser(prog="natsx", description="NATS server with a Cython/C hot path")
-    parser.add_argument("--version", action="version",
-                        version=f"natsx {natsx.__version__} (nats-server {natsx.NATS_SERVER_VERSION} compatible)")
+    parser.add_argument("-v", "--version", action="version", version=VERSION_LINE)
     sub = parser.add_subparsers(dest="command")
-    add_serve_parser(sub)
+    sub.add_parser("serve", add_help=False, help="run the server; flags as nats-server's (natsx serve -h)")
     try:
-        from natsx.bench.cli import add_bench_parser
+        from natsx.loadgen.cli import add_bench_parser
     except ImportError:
         add_bench_parser = None
     if add_bench_parser is not None:
         add_bench_parser(sub)
-    args = parser.parse_args(argv)
-    if args.command == "serve":
-        return serve(args)
-    if args.command == "bench":
-        from natsx.bench.cli import run_bench
+    parsed = parser.parse_args(args)
+    if parsed.command == "bench":
+        from natsx.loadgen.cli import run_bench
 
-        return run_bench(args)
+        return run_bench(parsed)
     parser.print_help()
     return 2

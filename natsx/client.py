@@ -8,14 +8,17 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from natsx._core.conn import Connection
+from natsx import connect_opts
+from natsx._core.conn import Connection, ServerCore
 from natsx._core.parser import ParseError, ParseResult
-from natsx.monitor import closed_conn_snapshot
-
-if TYPE_CHECKING:
-    from natsx.server import Server
+from natsx.accounts import GLOBAL_ACCOUNT
+from natsx.auth import Authenticator
+from natsx.gofmt import go_quote
+from natsx.log import Logger
+from natsx.options import ServerOptions
+from natsx.registry import ConnectionRegistry
 
 # -ERR texts, verbatim from nats-server.
 ERR_UNKNOWN_OP = "Unknown Protocol Operation"
@@ -35,20 +38,36 @@ ERR_MAX_SUBSCRIPTIONS = "maximum subscriptions exceeded"
 STALL_MAX = 0.01
 
 
+class ClientHost(Protocol):
+    """What a client connection needs from its server (natsx.server.Server). Read through this
+    reference on every use: a config reload replaces options, authenticator and log settings."""
+
+    core: ServerCore
+    options: ServerOptions
+    authenticator: Authenticator
+    log: Logger
+    registry: ConnectionRegistry["Client"]
+
+    def info_for(self, client: "Client", ldm: bool = False, connect_info: bool = False) -> bytes: ...
+
+
 class Client(Connection, asyncio.BufferedProtocol):
-    def __init__(self, server: "Server") -> None:
+    def __init__(self, server: ClientHost) -> None:
         Connection.__init__(self, server.core)
         self.server = server
-        self.cid = server.next_client_id()
+        self.registry = server.registry
+        self.cid = self.registry.next_cid()
         self.start = time.time()
         self.last_activity = self.start
         self.name = ""
         self.lang = ""
         self.version = ""
         self.user = ""
+        self.account = GLOBAL_ACCOUNT
         self.host = ""
         self.port = 0
         self.connect_received = False
+        self.connect_opts: dict[str, Any] = connect_opts.DEFAULTS   # a CONNECT decodes into a copy
         self.protocol = 0
         self.paused_since = 0.0
         self.close_reason = ""
@@ -71,10 +90,10 @@ class Client(Connection, asyncio.BufferedProtocol):
         # limit; past max_pending the connection is a slow consumer.
         transport.set_write_buffer_limits(high=max(server.core.max_pending // 2, 65536))
         self.send_proto(server.info_for(self))
-        if len(server.clients) >= server.options.max_connections:
+        if len(self.registry) >= server.options.max_connections:
             self.close_with_error(ERR_MAX_CONNECTIONS, "Maximum Connections Exceeded")
             return
-        server.add_client(self)
+        self.registry.add(self)
         loop = asyncio.get_running_loop()
         if self.require_connect:
             self._auth_timer = loop.call_later(server.options.auth_timeout, self._auth_timeout)
@@ -82,7 +101,7 @@ class Client(Connection, asyncio.BufferedProtocol):
         self.flush()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.server.draining.discard(self)
+        self.registry.drained(self)
         self._teardown("Client Closed" if not self.close_reason else self.close_reason)
 
     def eof_received(self) -> bool:
@@ -91,12 +110,12 @@ class Client(Connection, asyncio.BufferedProtocol):
     def pause_writing(self) -> None:
         self.write_paused = True
         self.paused_since = time.monotonic()
-        self.server.paused_clients.add(self)
+        self.registry.pause(self)
         self._check_slow_consumer()
 
     def resume_writing(self) -> None:
         self.write_paused = False
-        self.server.paused_clients.discard(self)
+        self.registry.resume(self)
         self._release_producers()
 
     def pending_bytes(self) -> int:
@@ -107,45 +126,42 @@ class Client(Connection, asyncio.BufferedProtocol):
 
     # -- hooks called by the Cython core ------------------------------------------------------
     def _process_connect(self, arg: bytes) -> int:
+        # As nats-server's processConnect: decode into the options so far, drop an earlier
+        # CONNECT's subscriptions, authenticate, then check protocol and no_responders.
         try:
-            opts: Any = json.loads(arg)
-            if not isinstance(opts, dict):
-                raise ValueError("CONNECT argument is not a JSON object")
-            verbose = bool(opts.get("verbose", True))
-            pedantic = bool(opts.get("pedantic", True))
-            echo = bool(opts.get("echo", True))
-            protocol = int(opts.get("protocol", 0))
-        except (ValueError, TypeError) as exc:
+            opts = connect_opts.decode(arg, self.connect_opts)
+        except connect_opts.ConnectError as exc:
             self.server.log.error(f"{self._label()} - {exc}")
             self.close_connection("Protocol Violation")
             return ParseResult.PARSE_STOP
+        self.connect_opts = opts
         if self._auth_timer is not None:
             self._auth_timer.cancel()
             self._auth_timer = None
+        if self.connect_received:
+            self.remove_all_subs()
+        self.connect_received = True
         identity = self.server.authenticator.authenticate(opts)
-        if identity is None:
+        # Naming an account in CONNECT is refused since nats-server 2.2, even after valid credentials.
+        if identity is None or opts["account"] or opts["new_account"]:
             self.server.log.error(f"{self._label()} - {ERR_AUTH_VIOLATION}")
             self.close_with_error(ERR_AUTH_VIOLATION, "Authentication Failure")
             return ParseResult.PARSE_STOP
+        protocol = opts["protocol"]
         if protocol < 0 or protocol > 1:
             self.close_with_error(ERR_BAD_PROTOCOL, "Protocol Violation")
             return ParseResult.PARSE_STOP
-        headers = bool(opts.get("headers", False))
-        no_responders = bool(opts.get("no_responders", False))
-        if no_responders and not headers:
+        if opts["no_responders"] and not opts["headers"]:
             self.close_with_error(ERR_NO_RESPONDERS_NEEDS_HEADERS, "Protocol Violation")
             return ParseResult.PARSE_STOP
-        self.user = identity.user
-        self.verbose, self.pedantic, self.echo = verbose, pedantic, echo
-        self.headers, self.no_responders = headers, no_responders
-        self.name = str(opts.get("name", "") or "")
-        self.lang = str(opts.get("lang", "") or "")
-        self.version = str(opts.get("version", "") or "")
+        self.user, self.account = identity.user, identity.account
+        self.verbose, self.pedantic, self.echo = opts["verbose"], opts["pedantic"], opts["echo"]
+        self.headers, self.no_responders = opts["headers"], opts["no_responders"]
+        self.name, self.lang, self.version = opts["name"], opts["lang"], opts["version"]
         self.require_connect = False
-        self.connect_received = True
         self.protocol = protocol
         self.connect_info_due = protocol >= 1
-        if verbose:
+        if self.verbose:
             self.send_proto(b"+OK\r\n")
         return ParseResult.PARSE_OK
 
@@ -170,6 +186,18 @@ class Client(Connection, asyncio.BufferedProtocol):
     def _max_subs_exceeded(self) -> None:
         self.server.log.error(f"{self._label()} - {ERR_MAX_SUBSCRIPTIONS}")
         self.send_proto(f"-ERR '{ERR_MAX_SUBSCRIPTIONS}'\r\n".encode())
+
+    def _publish_violation(self, subject: bytes) -> None:
+        self.send_proto(f"-ERR 'Permissions Violation for Publish to {_quote(subject)}'\r\n".encode())
+        self.server.log.error(f"{self._label()} - Publish Violation - Subject {_quote(subject)}")
+
+    def _subscribe_violation(self, subject: bytes, queue: bytes | None, sid: bytes) -> None:
+        err, log = f"Subscription to {_quote(subject)}", f"Subject {_quote(subject)}"
+        if queue is not None:
+            err += f" using queue {_quote(queue)}"
+            log += f", Queue: {_quote(queue)}"
+        self.send_proto(f"-ERR 'Permissions Violation for {err}'\r\n".encode())
+        self.server.log.error(f"{self._label()} - Subscription Violation - {log}, SID {sid.decode('latin-1')}")
 
     def _client_error(self, arg: bytes) -> None:
         self.server.log.error(f"{self._label()} - Client Error {arg.decode('utf-8', 'replace')}")
@@ -202,6 +230,7 @@ class Client(Connection, asyncio.BufferedProtocol):
 
     # -- producer stalls -----------------------------------------------------------------------
     def _schedule_unstall(self) -> None:
+        self.registry.count_stall()   # as nats-server's stalledWait counts each wait
         if self._unstall_timer is None:
             self._unstall_timer = asyncio.get_running_loop().call_later(STALL_MAX, self._unstall)
 
@@ -228,7 +257,7 @@ class Client(Connection, asyncio.BufferedProtocol):
             return
         opts = self.server.options
         if self.pings_out + 1 > opts.ping_max:
-            self.server.stale_connections += 1
+            self.registry.count_stale()
             self.server.log.debug(f"{self._label()} - Stale Client Connection - Closing")
             self.close_with_error(ERR_STALE, "Stale Connection")
             return
@@ -257,7 +286,7 @@ class Client(Connection, asyncio.BufferedProtocol):
         self._teardown(reason)
         if transport is not None:
             if flush:
-                self.server.draining.add(self)   # until connection_lost: its output is going out
+                self.registry.drain(self)   # until connection_lost: its output is going out
                 transport.close()
             else:
                 transport.abort()
@@ -273,11 +302,12 @@ class Client(Connection, asyncio.BufferedProtocol):
             if timer is not None:
                 timer.cancel()
         self._auth_timer = self._ping_timer = self._unstall_timer = None
-        snapshot = closed_conn_snapshot(self, self.close_reason)   # before the subs go
+        self.registry.closed_now(self, self.close_reason)   # snapshots the subs: before they go
         self.remove_all_subs()
         self._release_producers()
-        self.server.paused_clients.discard(self)
-        self.server.remove_client(self, snapshot)
+
+    def _report_bug(self, text: str) -> None:
+        self.server.log.error(f"{self._label()} - {text}")
 
     def _label(self) -> str:
         return f"{self.host}:{self.port} - cid:{self.cid}"
@@ -291,3 +321,8 @@ class Client(Connection, asyncio.BufferedProtocol):
         if self.protocol >= 1:
             self.send_proto(self.server.info_for(self, ldm=True))
             self.flush()
+
+
+def _quote(b: bytes) -> str:
+    """Go's %q of a subject or queue name as the client sent it."""
+    return go_quote(b.decode("utf-8", "surrogateescape"))

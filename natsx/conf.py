@@ -40,8 +40,6 @@ __all__ = [
     "parse_size",
     "parse_duration",
     "parse_duration_ns",
-    "go_duration_string",
-    "go_quote",
 ]
 
 _EOF = "\0"  # nats-server uses rune 0 for EOF, so a literal NUL behaves the same.
@@ -163,32 +161,6 @@ def _blen(s: str) -> int:
     if s.isascii():
         return len(s)
     return len(s.encode("utf-8", "surrogateescape"))
-
-
-# The escapes strconv.Quote writes by name rather than as \xHH.
-_GO_QUOTE_ESCAPES = {
-    '"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r",
-    "\a": "\\a", "\b": "\\b", "\f": "\\f", "\v": "\\v",
-}
-
-
-def go_quote(s: str) -> str:
-    """Go's strconv.Quote / %q for the characters configs realistically hold."""
-    out = ['"']
-    for ch in s:
-        o = ord(ch)
-        if ch in _GO_QUOTE_ESCAPES:
-            out.append(_GO_QUOTE_ESCAPES[ch])
-        elif 0xDC80 <= o <= 0xDCFF:  # undecodable byte kept via surrogateescape
-            out.append("\\x%02x" % (o - 0xDC00))
-        elif o < 0x20 or o == 0x7F:
-            out.append("\\x%02x" % o)
-        elif not ch.isprintable() and o > 0x7F:
-            out.append("\\u%04x" % o if o <= 0xFFFF else "\\U%08x" % o)
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
 
 
 def _wrap_int64(n: int) -> int:
@@ -1018,9 +990,13 @@ _NOTHING = object()  # an integer with an unknown suffix sets no value at all
 
 
 class _Parser:
-    def __init__(self, text: str, fp: str, pedantic: bool, env_refs: set[str]) -> None:
+    def __init__(
+        self, text: str, fp: str, pedantic: bool, env_refs: set[str], reading: tuple[str, ...] = ()
+    ) -> None:
         self.mapping: dict[str, Any] = {}
         self.fp = fp
+        # The files being read, outermost first (this one included): an include of one loops.
+        self.reading = reading + ((fp,) if fp else ())
         self.dir = _go_dir(fp)
         self.pedantic = pedantic
         self.env_refs = env_refs
@@ -1120,6 +1096,15 @@ class _Parser:
 
     def _include(self, it: _Item) -> None:
         path = _go_join(self.dir, it.val)
+        real = os.path.realpath(path)
+        loop = [fp for fp in self.reading if os.path.realpath(fp) == real]
+        if loop:
+            # nats-server recurses until its stack overflows; name the loop instead.
+            chain = " -> ".join(self.reading[self.reading.index(loop[0]):] + (path,))
+            raise ConfigError(
+                f"{self.fp}:{it.line}:{it.pos}: include loop: '{it.val}' is already being read ({chain})",
+                filename=self.fp, line=it.line, column=it.pos,
+            )
         try:
             text = _read_text(path)
         except OSError as e:
@@ -1127,7 +1112,7 @@ class _Parser:
                 f"error parsing include file '{it.val}', {_go_os_error('open', path, e)}"
             ) from None
         try:
-            m = _Parser(text, path, self.pedantic, self.env_refs).parse()
+            m = _Parser(text, path, self.pedantic, self.env_refs, self.reading).parse()
         except ConfigError as e:
             raise ConfigError(
                 f"error parsing include file '{it.val}', {e}",
@@ -1365,38 +1350,3 @@ def parse_duration_ns(s: str) -> int:
 def parse_duration(s: str) -> float:
     """Go's time.ParseDuration ("1h30m", "250ms", "1.5s"), in float seconds."""
     return parse_duration_ns(s) / 1e9
-
-
-def go_duration_string(ns: int) -> str:
-    """Go's time.Duration.String() ("2m0s", "1.5s", "300ms", "0s")."""
-    if ns == 0:
-        return "0s"
-    neg = ns < 0
-    u = -ns if neg else ns
-    if u < 1_000_000_000:
-        # Sub-second: use the largest unit that keeps a leading non-zero digit.
-        if u < 1_000:
-            out = f"{u}ns"
-        elif u < 1_000_000:
-            out = _frac(u, 1_000) + "\u00b5s"
-        else:
-            out = _frac(u, 1_000_000) + "ms"
-    else:
-        h, rem = divmod(u, 3600 * 1_000_000_000)
-        m, rem = divmod(rem, 60 * 1_000_000_000)
-        secs = _frac(rem, 1_000_000_000) + "s"
-        if h:
-            out = f"{h}h{m}m{secs}"
-        elif m:
-            out = f"{m}m{secs}"
-        else:
-            out = secs
-    return "-" + out if neg else out
-
-
-def _frac(v: int, unit: int) -> str:
-    whole, frac = divmod(v, unit)
-    if not frac:
-        return str(whole)
-    digits = len(str(unit)) - 1
-    return f"{whole}." + f"{frac:0{digits}d}".rstrip("0")

@@ -5,6 +5,7 @@ so the wording of those lines is part of the interface.
 """
 from __future__ import annotations
 
+import math
 import os
 import sys
 import time
@@ -59,3 +60,11 @@ class Logger:
     def trace(self, msg: str) -> None:
         if self.trace_enabled:
             self._emit("TRC", msg)
+
+
+def friendly_bytes(n: int) -> str:
+    """nats-server's friendlyBytes, as its log lines show sizes ("13.21 KB")."""
+    if n < 1024:
+        return f"{n} B"
+    exp = int(math.log(n) / math.log(1024))
+    return f"{n / 1024 ** exp:.2f} {'KMGTPE'[exp - 1]}B"

@@ -1,4 +1,5 @@
-"""NKey-style identifiers: base32 of (prefix byte, key bytes, CRC16). Server ids use prefix 'N'.
+"""NKey-style identifiers: base32 of (prefix byte, key bytes, CRC16). Server ids use prefix 'N',
+curve (x25519) public keys prefix 'X'.
 
 The security issue extends this module with ed25519 signatures for NKey authentication.
 """
@@ -7,7 +8,10 @@ from __future__ import annotations
 import base64
 import os
 
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
 PREFIX_SERVER = 13 << 3   # encodes as a leading 'N'
+PREFIX_CURVE = 23 << 3    # encodes as a leading 'X'
 
 
 def crc16(data: bytes) -> int:
@@ -30,3 +34,19 @@ def encode(prefix: int, key: bytes) -> str:
 def new_server_id() -> str:
     """A fresh 56-character server id, like nats-server's public server nkey."""
     return encode(PREFIX_SERVER, os.urandom(32))
+
+
+def decode(prefix: int, text: str) -> bytes:
+    """The key bytes of an encoded key; ValueError if the prefix or checksum is wrong."""
+    raw = base64.b32decode(text + "=" * (-len(text) % 8))
+    body, crc = raw[:-2], int.from_bytes(raw[-2:], "little")
+    if not body or body[0] != prefix or crc16(body) != crc:
+        raise ValueError(f"not an nkey with prefix {prefix}: {text!r}")
+    return body[1:]
+
+
+def new_curve_key() -> tuple[X25519PrivateKey, str]:
+    """A fresh x25519 key pair and its public key as nkeys writes it ('X...', 56 characters): the
+    server's xkey, which nats-server announces in INFO for encrypting auth callout messages."""
+    private = X25519PrivateKey.generate()
+    return private, encode(PREFIX_CURVE, private.public_key().public_bytes_raw())

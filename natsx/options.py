@@ -3,25 +3,32 @@
 :func:`load_server_options` reads a config file into :class:`ServerOptions`
 with nats-server's defaults, and reports problems with nats-server's exact
 messages (``file:line:col: reason``), collecting all errors like
-``nats-server -t`` does.  Blocks natsx does not interpret yet (cluster, tls,
-accounts, ...) are kept as plain values on the options for later use.
+``nats-server -t`` does.
+
+Fail closed: a key for something natsx does not enforce yet (TLS, clustering,
+accounts, NKeys, permissions, ...; see "fail closed" below) is parsed and
+kept on the options, then refused: the config does not load and a server is
+not built from such options (:func:`validate_options`), rather than serving
+with weaker security or a missing listener than the config asks for.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-from dataclasses import dataclass, field
-from typing import Any, Optional
+import hashlib
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Iterator, Optional
 
-from .conf import (
+from natsx.conf import (
     ConfigError,
     Token,
-    go_duration_string,
-    go_quote,
     parse_config_file_tokens,
     parse_duration_ns,
     strip_tokens,
 )
+from natsx._core.sublist import is_valid_subject
+from natsx.gofmt import go_duration, go_json, go_quote
+from natsx.permissions import Permissions, ResponsePermission, SubjectPermission
 
 __all__ = [
     "DEFAULT_PORT",
@@ -29,8 +36,10 @@ __all__ = [
     "User",
     "ServerOptions",
     "load_server_options",
+    "config_digest",
     "apply_config",
     "KNOWN_TOP_LEVEL_KEYS",
+    "validate_options",
 ]
 
 # nats-server defaults (server/const.go).
@@ -57,8 +66,7 @@ class User:
     user: str = ""
     password: str = ""
     nkey: str = ""
-    account: str = ""
-    permissions: Optional[dict[str, Any]] = None
+    permissions: Optional[Permissions] = None
     # Remaining recognised per-user settings (allowed_connection_types, ...).
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -72,6 +80,7 @@ class ServerOptions:
     """
 
     config_file: str = ""
+    config_digest: str = ""   # of config_file as loaded (see config_digest()); /varz reports it
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
     server_name: str = ""
@@ -108,8 +117,9 @@ class ServerOptions:
     authorization: str = ""  # the token
     users: list[User] = field(default_factory=list)
     auth_timeout: float = AUTH_TIMEOUT
-    default_permissions: Optional[dict[str, Any]] = None
+    default_permissions: Optional[Permissions] = None
     auth_callout: Optional[dict[str, Any]] = None
+    proxy_required: bool = False
     no_auth_user: str = ""
 
     # jetstream
@@ -119,9 +129,14 @@ class ServerOptions:
     jetstream_max_store: int = -1
     jetstream_domain: str = ""
     jetstream_key: str = ""
+    jetstream_strict: bool = True
+    # jetstream.sync_interval: "always", or seconds between fdatasyncs; None = natsx's default
+    # ("always": an ack only once its message is fdatasync'ed; nats-server's default is 2m).
+    jetstream_sync: float | str | None = None
+    jetstream_duplicate_window: float = 0.0   # jetstream.limits.duplicate_window (seconds; 0: none)
     jetstream_extra: dict[str, Any] = field(default_factory=dict)
 
-    # Kept as parsed for later work.
+    # Parsed and kept, but refused while natsx does not serve them (see UNSUPPORTED_KEYS).
     system_account: str = ""
     cluster: Optional[dict[str, Any]] = None
     gateway: Optional[dict[str, Any]] = None
@@ -135,6 +150,13 @@ class ServerOptions:
 
     # Non-fatal findings (nats-server logs these; `-t` treats them as fatal).
     config_warnings: list[str] = field(default_factory=list)
+    # The flags given on the command line: a reload applies them again over the re-read file,
+    # as nats-server merges its flag snapshot (else `--auth` would be lost on SIGHUP).
+    flag_overrides: dict[str, Any] = field(default_factory=dict)
+
+    def apply_flag_overrides(self) -> None:
+        for key, value in self.flag_overrides.items():
+            setattr(self, key, value)
 
     @property
     def monitor_host(self) -> str:
@@ -160,7 +182,7 @@ KNOWN_TOP_LEVEL_KEYS = frozenset(
     no_system_account no_system no_sys_acc no_header_support trusted
     trusted_keys connect_error_reports reconnect_error_reports websocket ws mqtt
     server_tags server_metadata default_js_domain no_fast_producer_stall
-    max_closed_clients proxies default_sentinel
+    max_closed_clients proxies default_sentinel proxy_protocol feature_flags
     """.split()
 )
 
@@ -171,7 +193,7 @@ _JETSTREAM_KEYS = frozenset(
     encryption_key prev_key prev_ek prev_encryption_key cipher extension_hint
     unique_tag max_outstanding_catchup max_buffered_size max_buffered_msgs
     request_queue_limit info_queue_limit meta_compact meta_compact_size
-    meta_compact_sync limits tpm
+    meta_compact_sync limits tpm max_concurrent_io
     """.split()
 )
 
@@ -191,11 +213,7 @@ _CREDENTIAL_ROWS = (
     ("user", "string", ("user", "username")),
     ("password", "string", ("pass", "password")),
 )
-_USER_FIELDS = _field_table(
-    *_CREDENTIAL_ROWS,
-    ("nkey", "string", ("nkey",)),
-    ("account", "string", ("account",)),
-)
+_USER_FIELDS = _field_table(*_CREDENTIAL_ROWS, ("nkey", "string", ("nkey",)))
 _AUTHORIZATION_FIELDS = _field_table(*_CREDENTIAL_ROWS, ("token", "string", ("token",)))
 _TOP_LEVEL_FIELDS = _field_table(
     ("port", "int64", ("port",)),
@@ -222,7 +240,7 @@ _JETSTREAM_FIELDS = _field_table(
     ("jetstream_key", "string", ("key", "ek", "encryption_key")),
 )
 
-# Blocks natsx keeps as parsed, for later work: config key -> attribute.
+# Blocks natsx keeps as parsed (and refuses, see _UNSUPPORTED_FIELDS): config key -> attribute.
 _KEPT_BLOCKS = {
     "cluster": "cluster",
     "gateway": "gateway",
@@ -318,6 +336,8 @@ class _Collector:
     def __init__(self) -> None:
         self.errors: list[str] = []
         self.warnings: list[str] = []
+        # Where each option was set, for refusals: option path -> (token, key as written).
+        self.where: dict[str, tuple[Optional[Token], str]] = {}
 
     def err(self, tk: Optional[Token], reason: str) -> None:
         self.errors.append(f"{tk.source()}: {reason}" if tk is not None else reason)
@@ -466,6 +486,7 @@ def _process_jetstream(opts: ServerOptions, tk: Optional[Token], v: Any, col: _C
         mtk, mv = _unwrap(raw)
         key = mk.lower()
         if _set_field(opts, _JETSTREAM_FIELDS, key, mv):
+            col.where[_JETSTREAM_FIELDS[key][0]] = (mtk, f"jetstream.{mk}")
             continue
         if key in ("store", "store_dir", "storedir"):
             if not _set_store_dir(opts, mtk, mv, col):
@@ -483,8 +504,36 @@ def _process_jetstream(opts: ServerOptions, tk: Optional[Token], v: Any, col: _C
                 opts.jetstream_max_memory = size
         elif key in ("enable", "enabled"):
             enable = _want(mv, "bool")
+        elif key == "strict":
+            if not isinstance(mv, bool):
+                col.err(mtk, f"Expected 'true' or 'false' for bool value, got '{mv}'")
+                return
+            opts.jetstream_strict = mv
+        elif key == "max_concurrent_io" and not (isinstance(mv, int) and not isinstance(mv, bool)
+                                                 and 4 <= mv <= 8192):
+            col.err(mtk, f'Expected an absolute size for "{mk}" between 4 and 8192, got {mv}')
+            return
+        elif key == "limits" and isinstance(mv, dict):
+            limits = {}
+            for lk, lraw in mv.items():
+                ltk, lv = _unwrap(lraw)
+                if lk.lower() == "duplicate_window":
+                    seconds = _parse_duration_opt(lk, ltk, lv, col)
+                    if seconds is not None:
+                        opts.jetstream_duplicate_window = seconds
+                else:
+                    limits[lk.lower()] = strip_tokens(lv)
+            opts.jetstream_extra["limits"] = limits
+        elif key in ("sync", "sync_interval"):
+            if isinstance(mv, str) and mv.lower() == "always":
+                opts.jetstream_sync = "always"
+            else:
+                seconds = _parse_duration_opt(mk, mtk, mv, col)
+                if seconds is not None:
+                    opts.jetstream_sync = seconds
         elif key in _JETSTREAM_KEYS:
             opts.jetstream_extra[key] = strip_tokens(mv)
+            col.where[f"jetstream.{key}"] = (mtk, f"jetstream.{mk}")
         else:
             col.unknown(mtk, mk)
     opts.jetstream = enable
@@ -497,8 +546,9 @@ class _Auth:
     token: str = ""
     timeout: float = 0.0
     users: Optional[list[User]] = None
-    default_permissions: Optional[dict[str, Any]] = None
+    default_permissions: Optional[Permissions] = None
     callout: Optional[dict[str, Any]] = None
+    proxy_required: bool = False
 
 
 def _parse_users(tk: Optional[Token], v: Any, col: _Collector) -> Optional[list[User]]:
@@ -520,14 +570,15 @@ def _parse_users(tk: Optional[Token], v: Any, col: _Collector) -> Optional[list[
                 ftk, fv = _unwrap(fraw)
                 last = ftk or last
                 low = k.lower()
-                if _set_field(user, _USER_FIELDS, low, fv):
-                    continue
                 if low in ("permission", "permissions", "authorization"):
-                    user.permissions = strip_tokens(fv)
+                    user.permissions = _parse_permissions(ftk, fv, col)
+                    low = "permissions"
                 elif low in _USER_EXTRA_KEYS:
                     user.extra[low] = strip_tokens(fv)
-                else:
+                elif not _set_field(user, _USER_FIELDS, low, fv):
                     col.unknown(ftk, k)
+                    continue
+                col.where[f"users[{len(users)}].{low}"] = (ftk, f"authorization.users.{k}")
             if not user.user and not user.nkey:
                 # Returned as an error by nats-server: ends the whole list.
                 col.err(ftk, "User entry requires a user")
@@ -579,9 +630,14 @@ def _parse_authorization(tk: Optional[Token], v: Any, col: _Collector) -> Option
                 if users is not None:
                     auth.users = users
             elif key in ("default_permission", "default_permissions", "permissions"):
-                auth.default_permissions = strip_tokens(mv)
+                auth.default_permissions = _parse_permissions(mtk, mv, col)
+                col.where["default_permissions"] = (mtk, f"authorization.{mk}")
             elif key in ("auth_callout", "auth_hook"):
                 auth.callout = strip_tokens(mv)
+                col.where["auth_callout"] = (mtk, f"authorization.{mk}")
+            elif key == "proxy_required":
+                auth.proxy_required = _want(mv, "bool")
+                col.where["proxy_required"] = (mtk, f"authorization.{mk}")
             else:
                 col.unknown(mtk, mk)
     except _Panic as p:
@@ -596,6 +652,7 @@ def _apply_authorization(opts: ServerOptions, tk: Optional[Token], v: Any, col: 
     if auth is None:
         raise _Panic(_NIL_DEREF)
     opts.username, opts.password, opts.authorization = auth.user, auth.password, auth.token
+    opts.proxy_required = auth.proxy_required
     if (auth.user or auth.password) and auth.token:
         col.err(tk, "Cannot have a user/pass and token")
         return
@@ -622,6 +679,130 @@ def _apply_authorization(opts: ServerOptions, tk: Optional[Token], v: Any, col: 
             if u.permissions is None:
                 u.permissions = auth.default_permissions
     opts.auth_callout = auth.callout
+
+
+class _PermissionError(Exception):
+    def __init__(self, tk: Optional[Token], reason: str) -> None:
+        super().__init__(reason)
+        self.tk = tk
+
+
+def _parse_permissions(tk: Optional[Token], v: Any, col: _Collector) -> Optional[Permissions]:
+    """nats-server's parseUserPermissions: publish/subscribe as a subject, a list of them or
+    {allow, deny}; allow_responses as a bool or {max, expires}. Errors are collected; a part in
+    error is left unset, as nats-server leaves it."""
+    if not isinstance(v, dict):
+        col.err(tk, f"Expected permissions to be a map/struct, got {_go_fmt(v)}")
+        return None
+    publish: Optional[SubjectPermission] = None
+    subscribe: Optional[SubjectPermission] = None
+    responses: Optional[ResponsePermission] = None
+    for k, raw in v.items():
+        ktk, kv = _unwrap(raw)
+        low = k.lower()
+        try:
+            if low in ("pub", "publish", "import"):
+                publish = _subject_permission(ktk, kv, col, allow_queue=False)
+            elif low in ("sub", "subscribe", "export"):
+                subscribe = _subject_permission(ktk, kv, col, allow_queue=True)
+            elif low in ("publish_allow_responses", "allow_responses"):
+                if isinstance(kv, bool):
+                    responses = ResponsePermission() if kv else None
+                else:
+                    responses = _response_permission(ktk, kv, col)
+                if responses is not None:
+                    # Responses only: the blanket publish allow is turned off.
+                    publish = publish or SubjectPermission()
+                    if publish.allow is None:
+                        publish = replace(publish, allow=())
+            elif ktk is None or not ktk.used_variable:
+                col.err(ktk, f"Unknown field {go_quote(k)} parsing permissions")
+        except _PermissionError as e:
+            col.err(e.tk, str(e))
+    return Permissions(publish, subscribe, responses)
+
+
+def _subject_permission(tk: Optional[Token], v: Any, col: _Collector,
+                        allow_queue: bool) -> Optional[SubjectPermission]:
+    if not isinstance(v, dict):
+        # The old style, the allowed subjects only; nats-server reports its errors without a position.
+        return SubjectPermission(allow=_perm_subjects(None, v, allow_queue))
+    if not v:
+        return None
+    allow = deny = None
+    for k, raw in v.items():
+        ktk, kv = _unwrap(raw)
+        low = k.lower()
+        try:
+            if low == "allow":
+                allow = _perm_subjects(ktk, kv, allow_queue)
+            elif low == "deny":
+                deny = _perm_subjects(ktk, kv, allow_queue)
+            elif ktk is None or not ktk.used_variable:
+                col.err(ktk, f"Unknown field name {go_quote(k)} parsing subject permissions, "
+                             "only 'allow' or 'deny' are permitted")
+        except _PermissionError as e:
+            col.err(e.tk, str(e))
+    return SubjectPermission(allow, deny)
+
+
+def _perm_subjects(tk: Optional[Token], v: Any, allow_queue: bool) -> tuple[str, ...]:
+    if isinstance(v, str):
+        subjects = [v]
+    elif isinstance(v, list):
+        subjects = []
+        for raw in v:
+            itk, item = _unwrap(raw)
+            if not isinstance(item, str):
+                raise _PermissionError(itk, "Subject in permissions array cannot be cast to string")
+            subjects.append(item)
+    else:
+        raise _PermissionError(tk, "Expected subject permissions to be a subject, or array of subjects, "
+                                   f"got {_go_type(v)}")
+    for s in subjects:
+        if is_valid_subject(s):
+            continue
+        # A subscribe permission may name a queue group: "subject queue".
+        parts = s.split()
+        if not allow_queue or len(parts) != 2:
+            raise _PermissionError(tk, f"subject {go_quote(s)} is not a valid subject")
+        if not is_valid_subject(parts[0]):
+            raise _PermissionError(tk, f"subject {go_quote(parts[0])} is not a valid subject")
+        if not is_valid_subject(parts[1]):
+            raise _PermissionError(tk, f"queue {go_quote(parts[1])} is not a valid queue")
+    return tuple(subjects)
+
+
+def _response_permission(tk: Optional[Token], v: Any, col: _Collector) -> Optional[ResponsePermission]:
+    if not isinstance(v, dict):
+        col.err(tk, "error parsing response permissions, expected a boolean or a map")
+        return None
+    rp = ResponsePermission()
+    for k, raw in v.items():
+        ktk, kv = _unwrap(raw)
+        low = k.lower()
+        if low in ("max", "max_msgs", "max_messages", "max_responses"):
+            try:
+                n = _want(kv, "int64")
+            except _Panic as p:   # recovered in nats-server's parseAllowResponses
+                col.err(ktk, str(p))
+                return None
+            if n != 0:   # 0 keeps the default; negative means unlimited
+                rp = replace(rp, max_msgs=n)
+        elif low in ("expires", "expiration", "ttl"):
+            if not isinstance(kv, str):
+                col.err(ktk, "error parsing expires, not a duration string")
+                return None
+            try:
+                ns = parse_duration_ns(kv)
+            except ValueError as e:
+                col.err(ktk, f"error parsing expires: {e}")
+                return None
+            if ns != 0:
+                rp = replace(rp, expires=ns / _SECOND_NS)
+        elif ktk is None or not ktk.used_variable:
+            col.err(ktk, f"Unknown field {go_quote(k)} parsing permissions")
+    return rp
 
 
 def _apply_line(opts: ServerOptions, k: str, raw: Any, col: _Collector) -> None:
@@ -677,7 +858,7 @@ def _apply_line(opts: ServerOptions, k: str, raw: Any, col: _Collector) -> None:
         if ns < 30 * _SECOND_NS:
             col.err(
                 tk,
-                f"invalid lame_duck_duration of {go_duration_string(ns)}, minimum is 30 seconds",
+                f"invalid lame_duck_duration of {go_duration(ns)}, minimum is 30 seconds",
             )
             return
         opts.lame_duck_duration = ns / _SECOND_NS
@@ -691,10 +872,65 @@ def _apply_line(opts: ServerOptions, k: str, raw: Any, col: _Collector) -> None:
         opts.lame_duck_grace_period = ns / _SECOND_NS
     elif key in ("system_account", "system"):
         return  # handled first, see _configure_system_account
+    elif key in ("max_sub_tokens", "max_subscription_tokens"):
+        n = _want(v, "int64")
+        if n > 255:
+            col.err(tk, f"{k} value is too big")
+        elif n <= 0:
+            col.err(tk, f"{k} value can not be negative")
+        else:
+            opts.other[key] = n
+    elif key == "write_timeout":
+        if _want(v, "string") not in ("default", "close", "retry"):
+            col.err(tk, "write_timeout must be 'default', 'close' or 'retry'")
+            return
+        opts.other[key] = v
+    elif key == "feature_flags":
+        _process_feature_flags(opts, tk, v, col)
     elif key in KNOWN_TOP_LEVEL_KEYS:
-        opts.other[key] = strip_tokens(v)
+        go_type = _OTHER_TYPES.get(key)
+        opts.other[key] = _want(v, go_type) if go_type else strip_tokens(v)
     else:
         col.unknown(tk, k)
+
+
+# Go types of the plain top-level keys kept in ServerOptions.other (a wrong type panics).
+_OTHER_TYPES = {
+    **dict.fromkeys(
+        """trace_headers logtime_utc disable_sublist_cache no_sublist_cache syslog proxy_protocol
+        allow_non_tls no_system_account no_system no_sys_acc no_header_support no_fast_producer_stall""".split(),
+        "bool",
+    ),
+    **dict.fromkeys(
+        """logfile_max_num log_max_num prof_port prof_block_rate max_traced_msg_len
+        connect_error_reports reconnect_error_reports max_closed_clients""".split(),
+        "int64",
+    ),
+    **dict.fromkeys("remote_syslog default_sentinel".split(), "string"),
+}
+
+
+def _process_feature_flags(opts: ServerOptions, tk: Optional[Token], v: Any, col: _Collector) -> None:
+    if not isinstance(v, dict):
+        col.err(tk, f"error parsing feature flags: unsupported type {_go_type(v)}")
+        return
+    flags: dict[str, bool] = {}
+    for name, raw in v.items():
+        ftk, fv = _unwrap(raw)
+        if not isinstance(fv, bool):
+            col.err(ftk or tk, f"error parsing feature flag {go_quote(name)}: expected bool, got {_go_type(fv)}")
+            return
+        flags[name] = fv
+    opts.other["feature_flags"] = flags
+
+
+def _option_path(key: str) -> str:
+    """The ServerOptions attribute (or `other` key) a lower-cased top-level key sets."""
+    if key in _TOP_LEVEL_FIELDS:
+        return _TOP_LEVEL_FIELDS[key][0]
+    if key in _KEPT_BLOCKS:
+        return _KEPT_BLOCKS[key]
+    return {"https": "https_port", "system": "system_account"}.get(key, key)
 
 
 def _configure_system_account(opts: ServerOptions, m: dict[str, Any], col: _Collector) -> None:
@@ -708,12 +944,16 @@ def _configure_system_account(opts: ServerOptions, m: dict[str, Any], col: _Coll
     opts.system_account = v
 
 
-def apply_config(opts: ServerOptions, cfg: dict[str, Any], *, filename: str = "") -> ServerOptions:
+def apply_config(
+    opts: ServerOptions, cfg: dict[str, Any], *, filename: str = "", refuse_unsupported: bool = True
+) -> ServerOptions:
     """Apply a parsed config (token tree or plain dict) onto ``opts``.
 
     Raises :class:`ConfigError` listing every error (warnings first), like
     nats-server.  Warnings alone are stored in ``opts.config_warnings``.
     With a plain dict, messages carry no ``file:line:col`` prefix.
+    Keys natsx does not enforce are errors too, after nats-server's own
+    (``refuse_unsupported=False`` only parses them: nats-server's verdict).
     """
     col = _Collector()
     if not cfg:
@@ -721,10 +961,17 @@ def apply_config(opts: ServerOptions, cfg: dict[str, Any], *, filename: str = ""
     else:
         _configure_system_account(opts, cfg, col)
         for k, raw in cfg.items():
+            col.where[_option_path(k.lower())] = (raw if isinstance(raw, Token) else None, k)
             try:
                 _apply_line(opts, k, raw, col)
             except _Panic as p:
                 col.err(raw if isinstance(raw, Token) else None, str(p))
+        if refuse_unsupported:
+            # After nats-server's own errors, so a config it rejects reads the same; in file order.
+            refusals = [(*col.where.get(path, (None, path)), feature) for path, feature in _unsupported(opts)]
+            refusals.sort(key=lambda r: (r[0].source_file, r[0].line, r[0].pos) if r[0] else ("", 0, 0))
+            for tk, written, feature in refusals:
+                col.err(tk, _refusal(written, feature))
     opts.config_warnings = list(col.warnings)
     if col.errors:
         lines = col.warnings + col.errors
@@ -745,15 +992,18 @@ def _first_location(msg: str) -> tuple[Optional[str], Optional[int], Optional[in
     return None, None, None
 
 
-def load_server_options(path: str, *, warnings_are_errors: bool = False) -> ServerOptions:
+def load_server_options(
+    path: str, *, warnings_are_errors: bool = False, refuse_unsupported: bool = True
+) -> ServerOptions:
     """Read a nats-server config file into :class:`ServerOptions`.
 
     ``warnings_are_errors=True`` mirrors ``nats-server -t`` (check mode),
-    which fails on deprecation warnings too.
+    which fails on deprecation warnings too.  See :func:`apply_config` for
+    ``refuse_unsupported``.
     """
     cfg = parse_config_file_tokens(path)
-    opts = ServerOptions(config_file=path)
-    apply_config(opts, cfg, filename=path)
+    opts = ServerOptions(config_file=path, config_digest=config_digest(strip_tokens(cfg)))
+    apply_config(opts, cfg, filename=path, refuse_unsupported=refuse_unsupported)
     if warnings_are_errors and opts.config_warnings:
         raise ConfigError(
             "\n".join(opts.config_warnings),
@@ -762,14 +1012,143 @@ def load_server_options(path: str, *, warnings_are_errors: bool = False) -> Serv
     return opts
 
 
+def config_digest(config: dict[str, Any]) -> str:
+    """nats-server's config digest: sha256 of the parsed config as Go's json.Encoder writes it
+    (map keys sorted, a newline after)."""
+    encoded = go_json(config, indent=False, sort_keys=True) + b"\n"
+    return "sha256:" + hashlib.sha256(encoded).hexdigest()
+
+
+# -- fail closed ------------------------------------------------------------------------------
+# What natsx parses but does not enforce yet.  Each refusal is lifted (its row deleted) when
+# the feature lands.
+
+_TLS = "TLS"
+_JWT = "operator/JWT authentication"
+_PROXIES = "trusted proxies"
+_ROTATION = "log file rotation"
+
+
+def _refused(_: Any) -> bool:
+    return False
+
+
+def _is(value: Any) -> Callable[[Any], bool]:
+    """Harmless only with this value: nats-server's default, which is how natsx behaves."""
+    return lambda v: v == value
+
+
+# ServerOptions attribute -> feature; refused when it differs from the default (an empty block
+# such as `tls {}` differs from None).
+_UNSUPPORTED_FIELDS = {
+    "client_advertise": "advertising another client address",
+    "tls": _TLS,
+    "https_port": "monitoring over HTTPS",
+    "cluster": "clustering",
+    "gateway": "gateways",
+    "leafnodes": "leaf nodes",
+    "websocket": "WebSocket",
+    "mqtt": "MQTT",
+    "accounts": "accounts",
+    "system_account": "system account",
+    "default_permissions": "permissions",
+    "auth_callout": "auth callout",
+    "proxy_required": _PROXIES,
+    "log_size_limit": _ROTATION,
+    "jetstream_key": "JetStream encryption at rest",
+}
+
+# Keys kept in ServerOptions.other -> (feature, which values are harmless).
+_UNSUPPORTED_OTHER: dict[str, tuple[str, Callable[[Any], bool]]] = {
+    **dict.fromkeys(("ocsp", "ocsp_cache", "allow_non_tls"), (_TLS, _refused)),
+    **dict.fromkeys(
+        """operator operators roots root root_operators root_operator resolver account_resolver
+        accounts_resolver resolver_tls resolver_preload resolver_pinned_accounts trusted trusted_keys
+        default_sentinel""".split(),
+        (_JWT, _refused),
+    ),
+    **dict.fromkeys(("mappings", "maps"), ("subject mappings", _refused)),
+    "proxies": (_PROXIES, _refused),
+    "proxy_protocol": ("PROXY protocol", _is(False)),
+    "syslog": ("syslog", _is(False)),
+    "remote_syslog": ("remote syslog", _is("")),
+    **dict.fromkeys(("logfile_max_num", "log_max_num"), (_ROTATION, _is(0))),
+    "logtime_utc": ("UTC log timestamps", _is(False)),
+    "trace_headers": ("tracing headers only", _is(False)),
+    "max_traced_msg_len": ("truncating traced messages", lambda v: v <= 0),
+    "prof_port": ("the profiling port", _is(0)),
+    "no_header_support": ("turning off message headers", _is(False)),
+    **dict.fromkeys(("max_sub_tokens", "max_subscription_tokens"), ("limiting subject tokens", _refused)),
+    "write_timeout": ("write_timeout retry", lambda v: v in ("default", "close")),
+    "max_closed_clients": ("max_closed_clients", _is(10000)),
+}
+
+_UNSUPPORTED_JETSTREAM = dict.fromkeys(
+    "prev_key prev_ek prev_encryption_key cipher tpm".split(), "JetStream encryption at rest"
+)
+
+
+def _allows_standard_clients(types: Any) -> bool:
+    """natsx serves only standard client connections: a user restricted to connection types
+    without STANDARD would be let in."""
+    names = [types] if isinstance(types, str) else types
+    return not names or any(isinstance(t, str) and t.upper() == "STANDARD" for t in names)
+
+
+_UNSUPPORTED_USER_EXTRA: dict[str, tuple[str, Callable[[Any], bool]]] = {
+    **dict.fromkeys(
+        ("allowed_connection_types", "connection_types", "clients"),
+        ("allowed connection types", _allows_standard_clients),
+    ),
+    "proxy_required": (_PROXIES, _is(False)),
+}
+
+_DEFAULTS = ServerOptions()
+
+
+def _unsupported(opts: ServerOptions) -> Iterator[tuple[str, str]]:
+    """(option path, feature) for every option natsx would not enforce; the path names the
+    option to code that embeds natsx, and locates it in a config file (_Collector.where)."""
+    for attr, feature in _UNSUPPORTED_FIELDS.items():
+        if getattr(opts, attr) != getattr(_DEFAULTS, attr):
+            yield attr, feature
+    for key, value in opts.other.items():
+        feature, harmless = _UNSUPPORTED_OTHER.get(key, ("", None))
+        if harmless is not None and not harmless(value):
+            yield key, feature
+    for key in opts.jetstream_extra:
+        if key in _UNSUPPORTED_JETSTREAM:
+            yield f"jetstream.{key}", _UNSUPPORTED_JETSTREAM[key]
+    for i, user in enumerate(opts.users):
+        if user.nkey:
+            yield f"users[{i}].nkey", "NKey users"
+        # Defaults copied from authorization are refused there, once.
+        if user.permissions is not None and user.permissions is not opts.default_permissions:
+            yield f"users[{i}].permissions", "permissions"
+        for key, value in user.extra.items():
+            feature, harmless = _UNSUPPORTED_USER_EXTRA.get(key, (key, _refused))
+            if not harmless(value):
+                yield f"users[{i}].{key}", feature
+
+
+def _refusal(name: str, feature: str) -> str:
+    return (f"{go_quote(name)} is not supported by natsx yet ({feature}): "
+            "refusing to start rather than serve without it")
+
 
 def validate_options(opts: ServerOptions) -> None:
     """nats-server's validateOptions: checks across options, made when the server starts (after
-    flags are merged; `-t` does not make them). Raises ConfigError with nats-server's text."""
+    flags are merged; `-t` does not make them). Raises ConfigError with nats-server's text.
+    Options natsx does not enforce (set by embedding code or flags) are refused first."""
+    refusals = [_refusal(path, feature) for path, feature in _unsupported(opts)]
+    if refusals:
+        raise ConfigError("\n".join(refusals))
+    if " " in opts.server_name:
+        raise ConfigError("server name cannot contain spaces")
     if opts.max_payload > opts.max_pending:
         raise ConfigError(f"max_payload ({opts.max_payload}) cannot be higher than max_pending ({opts.max_pending})")
     if opts.lame_duck_grace_period >= opts.lame_duck_duration:
-        grace = go_duration_string(int(opts.lame_duck_grace_period * _SECOND_NS))
-        duration = go_duration_string(int(opts.lame_duck_duration * _SECOND_NS))
+        grace = go_duration(int(opts.lame_duck_grace_period * _SECOND_NS))
+        duration = go_duration(int(opts.lame_duck_duration * _SECOND_NS))
         raise ConfigError(f"lame duck grace period ({grace}) should be strictly lower than "
                           f"lame duck duration ({duration})")

@@ -9,26 +9,32 @@ Embedding, for Python users' own tests:
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
+import platform
 import signal
-import sys
+import subprocess
 import time
-from collections import deque
-from typing import Any, Callable
+from types import MappingProxyType
+from typing import Any, Callable, Mapping
 
-import natsx
 from natsx._core.conn import ServerCore
 from natsx._core.sublist import CallbackSubscriber, Sublist, Subscription
+from natsx.accounts import GLOBAL_ACCOUNT
 from natsx.auth import Authenticator
 from natsx.client import Client
 from natsx.options import ServerOptions, load_server_options, validate_options
 from natsx.log import Logger
-from natsx.nkeys import new_server_id
+from natsx.monitor.http import MonitorServer, start_monitor
+from natsx.registry import ConnectionRegistry
+from natsx.jetstream import JetStream
+from natsx.jetstream.config import API_LEVEL as JETSTREAM_API_LEVEL
+from natsx.version import NATS_SERVER_VERSION, __version__
+from natsx.nkeys import new_curve_key, new_server_id
+from natsx import portsfile
 
-CLOSED_CONNECTIONS_KEPT = 10000
 SHUTDOWN_FLUSH_TIMEOUT = 5.0    # seconds closing clients get to receive their pending output
-JETSTREAM_API_LEVEL = 2          # what nats-server 2.12 announces (JSApiLevel)   # nats-server keeps this many for /connz?state=closed
 
 
 class Server:
@@ -41,34 +47,45 @@ class Server:
         validate_options(opts)
         self.options = opts
         self.server_id = new_server_id()
+        # nats-server's xkey: a curve key pair for auth callout encryption; only the public half
+        # is used until natsx serves auth callout.
+        self.curve_key, self.xkey = new_curve_key()
+        self.runtime_version = runtime_version()
+        self.git_commit = source_revision()
         self.log = Logger(debug=opts.debug, trace=opts.trace, logtime=opts.logtime, log_file=opts.log_file)
         self.sublist = Sublist()
         self.core = ServerCore(self.sublist, max_payload=opts.max_payload, max_pending=opts.max_pending,
                                max_control_line=opts.max_control_line)
         self.authenticator = _authenticator(opts)
-        self.clients: dict[int, Client] = {}
-        self.draining: set[Client] = set()   # closed with output still being written
-        self.paused_clients: set[Client] = set()   # output above high-water: watched for write_deadline
-        self.closed_clients: deque[dict[str, Any]] = deque(maxlen=CLOSED_CONNECTIONS_KEPT)
-        self.total_connections = 0
-        self.stale_connections = 0
+        self.registry: ConnectionRegistry[Client] = ConnectionRegistry()
         self.http_req_stats: dict[str, int] = {}
         self.lame_duck = False
         self.start_time = time.time()
         self.config_load_time = self.start_time
         self.port = 0
         self.http_port = 0
-        self._next_cid = 0
         self._next_internal_sid = 0
         self._listener: asyncio.AbstractServer | None = None
-        self._monitor: asyncio.AbstractServer | None = None
+        self._monitor: MonitorServer | None = None
         self._done = asyncio.Event()   # set once shut down
         self._started = False
         self._tick_handle: asyncio.TimerHandle | None = None
+        self._ports_file = ""
+        self.jetstream: JetStream | None = None
 
     @property
     def name(self) -> str:
         return self.options.server_name or self.server_id
+
+    @property
+    def clients(self) -> Mapping[int, Client]:
+        """The live client connections by cid (read-only; natsx.registry owns them)."""
+        return MappingProxyType(self.registry.live)
+
+    @property
+    def accepting(self) -> bool:
+        """The client listener is up (/healthz)."""
+        return self._listener is not None
 
     @property
     def client_url(self) -> str:
@@ -76,20 +93,6 @@ class Server:
         if host in ("", "0.0.0.0", "::"):
             host = "127.0.0.1"
         return f"nats://{host}:{self.port}"
-
-    # -- connections ---------------------------------------------------------------------------
-    def next_client_id(self) -> int:
-        self._next_cid += 1
-        return self._next_cid
-
-    def add_client(self, client: Client) -> None:
-        self.clients[client.cid] = client
-        self.total_connections += 1
-
-    def remove_client(self, client: Client, snapshot: dict[str, Any]) -> None:
-        """Forget a closed client; keep its snapshot for /connz?state=closed."""
-        if self.clients.pop(client.cid, None) is not None:
-            self.closed_clients.append(snapshot)
 
     # -- server-internal subscriptions (services, later $JS.API and $SYS) ------------------------
     def subscribe_internal(self, subject: str, callback: Callable[..., None],
@@ -110,31 +113,41 @@ class Server:
         """Publish as the server; returns how many subscribers got it."""
         return self.core.publish(_b(subject), payload, _b(reply), headers)
 
-    def info_for(self, client: Client, ldm: bool = False, connect_info: bool = False) -> bytes:
-        """The INFO line a client gets on connect (and again, with ldm, in lame duck mode)."""
-        opts = self.options
-        info: dict[str, Any] = {
+    def identity(self) -> dict[str, Any]:
+        """The fields INFO and /varz both start with, in nats-server's order."""
+        head: dict[str, Any] = {
             "server_id": self.server_id,
             "server_name": self.name,
-            "version": natsx.NATS_SERVER_VERSION,
+            "version": NATS_SERVER_VERSION,
             "proto": 1,
-            "host": opts.host,
-            "port": self.port,
-            "headers": True,
         }
+        if self.git_commit:   # "" when unknown: left out, as nats-server without VCS info
+            head["git_commit"] = self.git_commit
+        head["go"] = self.runtime_version
+        head["host"] = self.options.host
+        head["port"] = self.port or self.options.port   # the configured one until bound
+        return head
+
+    def info_for(self, client: Client, ldm: bool = False, connect_info: bool = False) -> bytes:
+        """The INFO line a client gets on connect (and again, with ldm, in lame duck mode): the
+        fields nats-server sends for the same options, in the order of its Info struct."""
+        opts = self.options
+        info = self.identity()
+        info["headers"] = True
         if self.authenticator.required:
             info["auth_required"] = True
         info["max_payload"] = opts.max_payload
-        # "jetstream": true joins here once natsx serves $JS.API; until then -js must not claim it.
+        if self.jetstream is not None:
+            info["jetstream"] = True
         info["client_id"] = client.cid
         info["client_ip"] = client.host
-        if connect_info:
-            info["connect_info"] = True
-            info["remote_account"] = "$G"
         if ldm:
             info["ldm"] = True
+        if connect_info:
+            info["connect_info"] = True
+            info["remote_account"] = GLOBAL_ACCOUNT
         info["api_lvl"] = JETSTREAM_API_LEVEL
-        info["natsx_version"] = natsx.__version__
+        info["xkey"] = self.xkey
         return b"INFO " + json.dumps(info, separators=(",", ":")).encode() + b" \r\n"
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -143,19 +156,20 @@ class Server:
         loop = asyncio.get_running_loop()
         self._started = True
         self.log.info("Starting nats-server")
-        self.log.info(f"  Version:  {natsx.NATS_SERVER_VERSION} (natsx {natsx.__version__})")
+        self.log.info(f"  Version:  {NATS_SERVER_VERSION} (natsx {__version__})")
+        self.log.info(f"  Git:      [{self.git_commit or 'not set'}]")
+        self.log.debug(f"  Go build: {self.runtime_version}")
         self.log.info(f"  Name:     {self.name}")
         self.log.info(f"  ID:       {self.server_id}")
         if opts.config_file:
             self.log.info(f"Using configuration file: {opts.config_file}")
         if opts.jetstream:
-            self.log.warn("JetStream is not available in this natsx version; serving core NATS only")
+            self.jetstream = JetStream(self)
+            self.jetstream.start()
         if opts.pid_file:
             with open(opts.pid_file, "w") as f:
                 f.write(str(os.getpid()))
         if opts.http_port:
-            from natsx.monitor import start_monitor
-
             port = 0 if opts.http_port < 0 else opts.http_port
             self._monitor = await start_monitor(self, opts.http_host or opts.host, port)
             self.http_port = self._monitor.sockets[0].getsockname()[1]
@@ -177,17 +191,16 @@ class Server:
     def _tick(self) -> None:
         """Once a second: connections whose writes stall past write_deadline are slow consumers."""
         now = time.monotonic()
-        for client in list(self.paused_clients):
+        for client in list(self.registry.paused):
             client.check_write_deadline(now)
         self._tick_handle = asyncio.get_running_loop().call_later(1.0, self._tick)
 
     def _write_ports_file(self) -> None:
-        ports: dict[str, list[str]] = {"nats": [self.client_url]}
-        if self.http_port:
-            ports["monitoring"] = [f"http://{self.options.http_host or self.options.host}:{self.http_port}"]
-        name = f"{os.path.basename(sys.argv[0]) or 'natsx'}_{os.getpid()}.ports"
-        with open(os.path.join(self.options.ports_file_dir, name), "w") as f:
-            json.dump(ports, f)
+        assert self._listener is not None
+        listeners = {"nats": ("nats", self._listener.sockets[0])}
+        if self._monitor is not None:
+            listeners["monitoring"] = ("http", self._monitor.sockets[0])
+        self._ports_file = portsfile.write(self.options.ports_file_dir, listeners)
 
     async def shutdown(self) -> None:
         if not self._started or self._done.is_set():
@@ -198,23 +211,26 @@ class Server:
             self._tick_handle.cancel()
         if self._listener is not None:
             self._listener.close()
-        for client in list(self.clients.values()):
+        for client in self.registry:
             client.close_connection("Server Shutdown")
         await self._drain(SHUTDOWN_FLUSH_TIMEOUT)
+        if self.jetstream is not None:
+            self.jetstream.stop()
         if self._monitor is not None:
             self._monitor.close()
-        if self.options.pid_file:
-            try:
-                os.unlink(self.options.pid_file)
-            except OSError:
-                pass
+        for path in (self.options.pid_file, self._ports_file):
+            if path:
+                try:
+                    os.unlink(path)
+                except OSError:
+                    pass
         self.log.info("Server Exiting..")
         self._done.set()
 
     async def _drain(self, timeout: float) -> None:
         """Let closed connections finish writing what they were sent (bounded)."""
         deadline = time.monotonic() + timeout
-        while self.draining and time.monotonic() < deadline:
+        while self.registry.draining and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
 
     async def wait_closed(self) -> None:
@@ -238,11 +254,11 @@ class Server:
         self.log.info("Entering lame duck mode, stop accepting new clients")
         if self._listener is not None:
             self._listener.close()
-        for client in list(self.clients.values()):
+        for client in self.registry:
             client.send_lame_duck_info()
         grace = min(opts.lame_duck_grace_period, opts.lame_duck_duration)
         await asyncio.sleep(grace)
-        clients = list(self.clients.values())
+        clients = list(self.registry)
         spread = max(opts.lame_duck_duration - grace, 0.0)
         if clients:
             # As nats-server: spread the closes, but never more than a second apart.
@@ -263,6 +279,8 @@ class Server:
         try:
             new = load_server_options(path)
             new.config_file = path
+            new.flag_overrides = self.options.flag_overrides
+            new.apply_flag_overrides()
             for key in ("host", "port"):
                 setattr(new, key, getattr(self.options, key))
             validate_options(new)
@@ -300,3 +318,26 @@ def _b(value: str | bytes) -> bytes:
 def _authenticator(opts: ServerOptions) -> Authenticator:
     return Authenticator(user=opts.username, password=opts.password, token=opts.authorization,
                          users=list(opts.users or []), no_auth_user=opts.no_auth_user)
+
+
+def runtime_version() -> str:
+    """What INFO's and /varz's "go" says: nats-server reports its Go runtime there; natsx reports
+    the Python it runs on and its own version (clients only read the field)."""
+    return f"{platform.python_implementation().lower()}{platform.python_version()} (natsx {__version__})"
+
+
+@functools.cache
+def source_revision() -> str:
+    """natsx's git commit, 7 hex digits as nats-server's git_commit, when natsx runs from a git
+    checkout of its own source; "" otherwise (an installed wheel), and INFO then leaves git_commit
+    out, as a nats-server built without VCS information does."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        out = subprocess.run(["git", "-C", root, "rev-parse", "--show-toplevel", "--short=7", "HEAD"],
+                             capture_output=True, text=True, timeout=5, check=True).stdout.split()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    # a site-packages inside some other repository must not report that repository's commit
+    if len(out) != 2 or os.path.realpath(out[0]) != os.path.realpath(root):
+        return ""
+    return out[1]

@@ -22,6 +22,17 @@ MPV = b"-ERR 'Maximum Payload Violation'\r\n"
 IPS = b"-ERR 'Invalid Publish Subject'\r\n"
 ISU = b"-ERR 'Invalid Subject'\r\n"
 MCL = b"-ERR 'maximum control line exceeded'\r\n"
+AV = b"-ERR 'Authorization Violation'\r\n"
+BIG_LINES = "max_control_line: 65536\n"    # room for CONNECTs nested 10000 deep
+
+
+def connect(*fields: bytes) -> bytes:
+    """CONNECT with verbose off and the given `"key": value` fields spelled out as bytes."""
+    return b'CONNECT {"verbose":false' + b"".join(b"," + f for f in fields) + b"}\r\n"
+
+
+def nested(depth: int) -> bytes:
+    return b"[" * depth + b"]" * depth
 
 
 @dataclass(frozen=True)
@@ -125,6 +136,73 @@ OK_CASES = [
     Case("pub-trailing-dot-non-pedantic-dropped", Q + b"SUB > 9\r\nPUB a. 2\r\nhi\r\n", b""),
 ]
 
+# ---- max_control_line counts only an operation's argument, as nats-server's overMaxControlLineLimit ----
+LIMIT = 4096                                   # the default max_control_line
+
+
+def name_connect(arg_len: int) -> bytes:
+    """A CONNECT whose argument (the JSON, without the CRLF) is exactly arg_len bytes."""
+    head, tail = b'{"verbose":false,"pedantic":false,"name":"', b'"}'
+    return b"CONNECT " + head + b"n" * (arg_len - len(head) - len(tail)) + tail + b"\r\n"
+
+
+LIMIT_CASES = [
+    Case("sub-arg-at-limit", Q + b"SUB " + b"a" * (LIMIT - 2) + b" 1\r\n", b""),
+    Case("sub-arg-at-limit-after-blanks", Q + b"SUB" + b" \t" * 3000 + b"a" * (LIMIT - 2) + b" 1\r\n", b""),
+    Case("sub-arg-at-limit-lf-only", Q + b"SUB " + b"a" * (LIMIT - 2) + b" 1\n", b""),
+    Case("sub-queue-arg-at-limit", Q + b"SUB " + b"a" * (LIMIT - 4) + b" q 1\r\n", b""),
+    Case("unsub-arg-at-limit", Q + b"UNSUB " + b"1" * LIMIT + b"\r\n", b""),
+    # Carriage returns inside the argument don't count (nats-server gathers a long line across reads
+    # and leaves them out).
+    Case("unsub-arg-at-limit-with-crs", Q + b"UNSUB " + b"1" * LIMIT + b"\r\r\r\n", b""),
+    Case("pub-arg-at-limit", Q + b"SUB > 1\r\nPUB " + b"s" * (LIMIT - 2) + b" 2\r\nhi\r\n",
+         b"MSG " + b"s" * (LIMIT - 2) + b" 1 2\r\nhi\r\n"),
+    Case("pub-reply-arg-at-limit", Q + b"PUB s " + b"r" * (LIMIT - 4) + b" 2\r\nhi\r\n", b""),
+    Case("hpub-arg-at-limit", H + b"HPUB " + b"s" * (LIMIT - 4) + b" 2 2\r\n\r\n\r\n", b""),
+    Case("connect-arg-at-limit", name_connect(LIMIT), b""),
+    # PING, PONG and +OK have no argument: nats-server reads to the newline and never counts.
+    Case("ping-line-past-limit", b"PING " + b"x" * (2 * LIMIT) + b"\r\n", b"PONG\r\n"),
+    Case("pong-line-past-limit", b"PONG " + b"x" * (2 * LIMIT) + b"\r\n", b""),
+    Case("ok-line-past-limit", b"+OK " + b"x" * (2 * LIMIT) + b"\r\n", b""),
+    Case("sub-arg-at-configured-limit", Q + b"SUB " + b"a" * 62 + b" 1\r\n", b"",
+         config="max_control_line: 64\n"),
+]
+
+LIMIT_CLOSE_CASES = [
+    Case("sub-arg-over-limit", Q + b"SUB " + b"a" * (LIMIT - 1) + b" 1\r\n", MCL, True),
+    Case("unsub-arg-over-limit-with-crs", Q + b"UNSUB " + b"1" * (LIMIT + 1) + b"\r\r\n", MCL, True),
+    Case("unsub-arg-over-limit", Q + b"UNSUB " + b"1" * (LIMIT + 1) + b"\r\n", MCL, True),
+    Case("pub-arg-over-limit", Q + b"PUB " + b"s" * (LIMIT - 1) + b" 2\r\nhi\r\n", MCL, True),
+    Case("hpub-arg-over-limit", H + b"HPUB " + b"s" * (LIMIT - 3) + b" 2 2\r\n\r\n\r\n", MCL, True),
+    Case("connect-arg-over-limit", name_connect(LIMIT + 1), MCL, True),
+    Case("sub-arg-over-configured-limit", Q + b"SUB " + b"a" * 63 + b" 1\r\n", MCL, True,
+         config="max_control_line: 64\n"),
+]
+
+# ---- CONNECT decoded as Go's json.Unmarshal into nats-server's ClientOpts -------------------------------
+CONNECT_OK_CASES = [
+    Case("connect-null-keeps-defaults", b"CONNECT null\r\n", b"+OK\r\n"),
+    Case("connect-null-field-keeps-default", b'CONNECT {"verbose":null}\r\n', b"+OK\r\n"),
+    Case("connect-null-protocol-keeps-zero", connect(b'"protocol":null'), b""),
+    Case("connect-protocol-minus-zero", connect(b'"protocol":-0'), b""),
+    Case("connect-duplicate-key-last-wins", b'CONNECT {"verbose":true,"verbose":false}\r\n', b""),
+    Case("connect-keys-case-insensitive", b'CONNECT {"VERBOSE":false,"Pedantic":false}\r\nPUB a.* 1\r\nx\r\n', b""),
+    Case("connect-key-long-s-folds", b'CONNECT {"verbo\xc5\xbfe":false}\r\n', b""),
+    Case("connect-key-dotless-i-does-not-fold", connect(b'"pedant\xc4\xb1c":false') + b"PUB a.* 1\r\nx\r\n", IPS),
+    Case("connect-lone-surrogate-string", connect(b'"name":"\\ud800x\\udfff"'), b""),
+    Case("connect-invalid-utf8-string", connect(b'"name":"\xff\xfe\xed\xa0\x80"'), b""),
+    Case("connect-nul-in-string", connect(b'"lang":"a\\u0000b"'), b""),
+    Case("connect-unknown-field-any-json", connect(b'"x":1e999', b'"y":[[{"z":-0.5e-7}]]', b'"w":"\\ud800"'), b""),
+    Case("connect-permissions-shape", connect(b'"import":{"allow":[null,"a"],"DENY":null,"other":1}',
+                                              b'"export":null'), b""),
+    Case("connect-second-keeps-earlier-options", Q + b"CONNECT {}\r\nSUB a 1\r\n", b""),
+    Case("connect-second-drops-subscriptions", Q + b"SUB a 1\r\n" + Q + b"PUB a 1\r\nx\r\n", b""),
+    Case("connect-nested-10000-deep", connect(b'"x":' + nested(9999)), b"", config=BIG_LINES),
+    Case("connect-unknown-integer-5000-digits", connect(b'"x":' + b"1" * 5000), b"", config=BIG_LINES),
+    Case("connect-string-60000-bytes", connect(b'"name":"' + b"n" * 60000 + b'"'), b"", config=BIG_LINES),
+]
+
+
 # ---- errors that keep the connection open ---------------------------------------------------------
 OPEN_ERROR_CASES = [
     Case("invalid-subject-empty-token", Q + b"SUB a..b 1\r\n", ISU),
@@ -171,6 +249,10 @@ CLOSE_ERROR_CASES = [
          b"-ERR 'invalid client protocol'\r\n", True),
     Case("no-responders-requires-headers", b'CONNECT {"no_responders":true}\r\n',
          b"-ERR 'no responders requires headers support'\r\n", True),
+    Case("no-responders-kept-from-earlier-connect", connect(b'"headers":true', b'"no_responders":true')
+         + b'CONNECT {"headers":false}\r\n', b"-ERR 'no responders requires headers support'\r\n", True),
+    Case("connect-account-refused", connect(b'"account":"x"'), AV, True),
+    Case("connect-new-account-refused", connect(b'"new_account":true'), AV, True),
     # Argument errors: nats-server closes without any -ERR.
     Case("connect-bad-json", b"CONNECT {bad\r\n", b"", True),
     Case("connect-empty-arg", b"CONNECT \r\n", b"", True),
@@ -194,4 +276,84 @@ CLOSE_ERROR_CASES = [
     Case("err-from-client", b"-ERR 'x'\r\n", b"", True),
 ]
 
-ALL_CASES = OK_CASES + OPEN_ERROR_CASES + CLOSE_ERROR_CASES
+# A CONNECT Go cannot decode into ClientOpts: nats-server logs the error and closes, no -ERR.
+CONNECT_CLOSE_CASES = [
+    Case(f"connect-{name}", connect(field), b"", True, config=config) for name, field, config in [
+        ("protocol-overflow-float", b'"protocol":1e999', None),
+        ("protocol-fraction", b'"protocol":1.5', None),
+        ("protocol-float-one", b'"protocol":1.0', None),
+        ("protocol-exponent", b'"protocol":1E0', None),
+        ("protocol-string", b'"protocol":"1"', None),
+        ("protocol-bool", b'"protocol":true', None),
+        ("protocol-above-int64", b'"protocol":9223372036854775808', None),
+        ("protocol-5000-digits", b'"protocol":' + b"1" * 5000, BIG_LINES),
+        ("protocol-array", b'"protocol":' + nested(3000), BIG_LINES),
+        ("verbose-string", b'"verbose":"yes"', None),
+        ("verbose-number", b'"verbose":1', None),
+        ("echo-string", b'"echo":"false"', None),
+        ("headers-string", b'"headers":"x"', None),
+        ("no-responders-number", b'"no_responders":0', None),
+        ("tls-required-string", b'"tls_required":"x"', None),
+        ("new-account-number", b'"new_account":1', None),
+        ("name-number", b'"name":5', None),
+        ("lang-number", b'"lang":1', None),
+        ("version-bool", b'"version":true', None),
+        ("user-number", b'"user":1', None),
+        ("pass-number", b'"pass":1', None),
+        ("auth-token-number", b'"auth_token":1', None),
+        ("jwt-number", b'"jwt":1', None),
+        ("nkey-array", b'"nkey":[]', None),
+        ("sig-object", b'"sig":{}', None),
+        ("account-number", b'"account":1', None),
+        ("remote-account-number", b'"remote_account":1', None),
+        ("proxy-sig-number", b'"proxy_sig":1', None),
+        ("import-number", b'"import":5', None),
+        ("export-array", b'"export":[]', None),
+        ("import-allow-string", b'"import":{"allow":"a"}', None),
+        ("import-allow-numbers", b'"import":{"ALLOW":[1]}', None),
+        ("unknown-field-nan", b'"x":NaN', None),
+        ("unknown-field-infinity", b'"x":-Infinity', None),
+        ("leading-zero", b'"x":01', None),
+        ("trailing-comma", b'"x":[1,]', None),
+        ("nested-10001-deep", b'"x":' + nested(10000), BIG_LINES),
+        ("invalid-utf8-outside-string", b'"x":1\xff', None),
+        ("type-error-then-valid-duplicate", b'"verbose":5,"verbose":false', None),
+    ]
+] + [
+    Case("connect-top-level-array", b"CONNECT []\r\n", b"", True),
+    Case("connect-top-level-string", b'CONNECT "x"\r\n', b"", True),
+    Case("connect-two-objects", b"CONNECT {}{}\r\n", b"", True),
+]
+
+# Against a server requiring user/password or a token (the fuzz's configs as well).
+USER_PASS = "authorization { user: u, password: p }\n"
+TOKEN = "authorization { token: t0k }\n"
+AUTH_CASES = [
+    Case("auth-user-pass", connect(b'"user":"u"', b'"pass":"p"'), b"", config=USER_PASS),
+    Case("auth-keys-case-insensitive", connect(b'"USER":"u"', b'"Pass":"p"'), b"", config=USER_PASS),
+    Case("auth-null-keeps-earlier-duplicate", connect(b'"user":"u"', b'"pass":"p"', b'"user":null'), b"",
+         config=USER_PASS),
+    Case("auth-second-connect-keeps-credentials", connect(b'"user":"u"', b'"pass":"p"') + b"CONNECT {}\r\nSUB a 1\r\n",
+         b"", config=USER_PASS),
+    Case("auth-second-connect-rechecked", connect(b'"user":"u"', b'"pass":"p"') + b'CONNECT {"pass":"x"}\r\n', AV,
+         True, config=USER_PASS),
+    Case("auth-lone-surrogate-pass", connect(b'"user":"u"', b'"pass":"\\ud800"'), AV, True, config=USER_PASS),
+    Case("auth-lone-surrogate-user", connect(b'"user":"\\udfff"', b'"pass":"p"'), AV, True, config=USER_PASS),
+    Case("auth-account-with-valid-credentials", connect(b'"user":"u"', b'"pass":"p"', b'"account":"A"'), AV, True,
+         config=USER_PASS),
+    Case("auth-wrong-pass", connect(b'"user":"u"', b'"pass":"x"'), AV, True, config=USER_PASS),
+    # Decoding comes before authentication: a type error closes without an -ERR.
+    Case("auth-type-error-before-auth", connect(b'"user":"u"', b'"pass":5'), b"", True, config=USER_PASS),
+    Case("auth-bad-protocol-with-bad-credentials", connect(b'"pass":"x"', b'"protocol":1.5'), b"", True,
+         config=USER_PASS),
+    Case("auth-no-credentials-null", b"CONNECT null\r\n", AV, True, config=USER_PASS),
+    Case("auth-token", connect(b'"auth_token":"t0k"'), b"", config=TOKEN),
+    Case("auth-token-key-kelvin-sign-folds", connect(b'"auth_to\xe2\x84\xaaen":"t0k"'), b"", config=TOKEN),
+    Case("auth-token-lone-surrogate", connect(b'"auth_token":"\\ud800"'), AV, True, config=TOKEN),
+    Case("auth-token-invalid-utf8", connect(b'"auth_token":"t0\xff"'), AV, True, config=TOKEN),
+    Case("auth-token-number", connect(b'"auth_token":5'), b"", True, config=TOKEN),
+    Case("auth-token-before-connect", b"PING\r\n", AV, True, config=TOKEN),
+]
+
+ALL_CASES = (OK_CASES + LIMIT_CASES + CONNECT_OK_CASES + OPEN_ERROR_CASES + CLOSE_ERROR_CASES + LIMIT_CLOSE_CASES
+             + CONNECT_CLOSE_CASES)

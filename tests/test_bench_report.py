@@ -10,9 +10,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.compare import HEAD, markdown, rst_grid, summarize, table_rows, to_csv  # noqa: E402
 from bench.servers import NATSX, REF, process_cpu_seconds  # noqa: E402
 from bench.suite import BY_NAME  # noqa: E402
-from natsx.bench.cli import parse_duration, parse_size
-from natsx.bench.report import Benchmark, Sample, commaf2, ibytes, pct_lat
-from natsx.bench.scenarios import msgs_per_client
+from natsx.loadgen.cli import parse_duration, parse_size
+from natsx.loadgen.report import Benchmark, Sample, commaf2, ibytes, pct_lat
+from natsx.loadgen.scenarios import msgs_per_client
 
 
 def test_humanize_like_go():
@@ -71,9 +71,9 @@ def test_compare_reports_server_cpu_per_million_messages():
 def test_markdown_says_which_generator_and_what_the_cpu_column_counts():
     row = summarize(BY_NAME["publish 16B"], {NATSX: [_run(5_000_000, 0.2)], REF: [_run(4_000_000, 1.0)]}, {})
     meta = {"date": "2026-12-04", "machine": "m", "nats_server": "v2.15.1", "command": "python -m bench.compare",
-            "rounds": 1, "generator": "natsx bench (python -m natsx.bench, natsx/bench/)"}
+            "rounds": 1, "generator": "natsx bench (python -m natsx.loadgen, natsx/loadgen/)"}
     text = markdown([row, {"scenario": "KV put", "unsupported": "no nats.go reference program runs it"}], meta)
-    assert "Generator: natsx bench (python -m natsx.bench, natsx/bench/)." in text
+    assert "Generator: natsx bench (python -m natsx.loadgen, natsx/loadgen/)." in text
     assert "per million of the scenario's messages (its --msgs)" in text
     assert "| publish 16B | 5,000,000 | 0.10 | 4,000,000 | 0.50 | 1.25× (1.25–1.25) | 5.00× (5.00–5.00) |" in text
     assert "| KV put | n/a | n/a | n/a | n/a | n/a | n/a |" in text

@@ -19,7 +19,7 @@ sys.path.insert(0, str(ROOT))
 from bench.servers import REF, Server, selected_servers  # noqa: E402
 from conftest import RawClient  # noqa: E402
 from bench.suite import SCENARIOS, GoGenerator, run_scenario  # noqa: E402
-from natsx.bench.client import Conn  # noqa: E402
+from natsx.loadgen.session import Session  # noqa: E402
 
 CORE = [s for s in SCENARIOS if s.core]
 JS = [s for s in SCENARIOS if not s.core]
@@ -99,7 +99,7 @@ def test_jetstream_scenario_completes_on_nats_server(scenario):
 
 
 def _bench(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "natsx.bench", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "natsx.loadgen", *args], capture_output=True, text=True,
                           cwd=str(ROOT), timeout=120)
 
 
@@ -166,7 +166,7 @@ def test_dedup_sets_a_message_id_per_message():
                    "-s", srv.url, "--msgs", "2000", "--no-progress")
         assert r.returncode == 0, r.stderr
         assert "deduplication=true" in r.stderr
-        admin = Conn(srv.url)
+        admin = Session(srv.url)
         try:
             assert admin.js_call("STREAM.INFO.DD")["state"]["messages"] == 2000
             ids = set()
@@ -204,7 +204,7 @@ def test_doubleack_confirms_every_ack():
         assert r.returncode == 0, r.stderr
         assert "double-acked=true" in r.stderr
         assert "durable consumer (callback) stats" in r.stdout
-        admin = Conn(srv.url)
+        admin = Session(srv.url)
         try:
             info = admin.js_call("CONSUMER.INFO.DA.nats-bench")
         finally:
@@ -240,7 +240,7 @@ def test_header_without_colon_is_refused():
 def test_batched_direct_get_reads_the_stream():
     """js get batch: batches of --batch from sequence 1, each client its share, until --msgs."""
     with Server(REF, jetstream=True) as srv:
-        admin = Conn(srv.url)
+        admin = Session(srv.url)
         try:
             admin.js_call("STREAM.CREATE.GB", {"name": "GB", "subjects": ["smoke.gb"], "allow_direct": True})
             admin.js_call("STREAM.CREATE.ND", {"name": "ND", "subjects": ["smoke.nd"]})
@@ -263,7 +263,7 @@ def test_batched_direct_get_reads_the_stream():
 @contextlib.contextmanager
 def _serving(url: str, subject: str, *extra: str):
     """`natsx bench service serve` in the background, once its subscription is in place."""
-    serve = subprocess.Popen([sys.executable, "-m", "natsx.bench", "service", "serve", subject, "-s", url,
+    serve = subprocess.Popen([sys.executable, "-m", "natsx.loadgen", "service", "serve", subject, "-s", url,
                               "--no-progress", "--duration", "60s", *extra], cwd=str(ROOT), stderr=subprocess.PIPE,
                              text=True)
     try:
@@ -350,7 +350,7 @@ def test_persistasync_creates_an_async_persisted_stream():
         r = _bench("js", "pub", "async", "smoke.pa", "--stream", "PA", "--create", "--persistasync", "-s", srv.url,
                    "--msgs", "100", "--no-progress")
         assert r.returncode == 0, r.stderr
-        admin = Conn(srv.url)
+        admin = Session(srv.url)
         try:
             info = admin.js_call("STREAM.INFO.PA")
         finally:

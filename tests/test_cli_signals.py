@@ -68,9 +68,9 @@ def test_jetstream_flag_is_accepted_and_reported(tmp_path):
     srv = ServerProcess(NATSX, tmp_path)
     try:
         srv.start(["-js", "-sd", str(tmp_path / "js")])
-        assert "JetStream is not available" in srv.stderr
+        assert "Starting JetStream" in srv.stderr   # tests/jetstream/test_js_enable.py has the rest
         c = raw_connect(srv)
-        assert "jetstream" not in c.info   # clients must not be told it is there
+        assert c.info["jetstream"] is True
         c.close()
     finally:
         srv.stop()
@@ -92,6 +92,32 @@ def test_sighup_reloads_auth(tmp_path):
         assert bad.read_until_closed(5) == b"-ERR 'Authorization Violation'\r\n"
     finally:
         srv.stop()
+
+
+@pytest.mark.parametrize("kind", [NATSX, REF])
+def test_sighup_keeps_flags_over_the_reread_file(kind, tmp_path):
+    """A reload re-reads the file and applies the command line again: --auth given as a flag
+    must not be lost (that would serve without authentication)."""
+    srv = ServerProcess(kind, tmp_path)
+    try:
+        srv.start(["--auth", "fromflag"], config="max_payload: 1MB\n")
+        srv.config_path.write_text("max_payload: 2MB\n")
+        srv.signal(signal.SIGHUP)
+        srv.wait_for_log("Reloaded server configuration", timeout=30)
+        anonymous = raw_connect(srv)
+        anonymous.send(b'CONNECT {"verbose":false}\r\n')
+        assert anonymous.read_until_closed(5) == b"-ERR 'Authorization Violation'\r\n"
+        ok = raw_connect(srv, {"verbose": False, "auth_token": "fromflag"})
+        ok.close()
+    finally:
+        srv.stop()
+
+
+def test_server_name_with_spaces_is_refused():
+    for kind in (NATSX, REF):
+        out = run_cli(kind, "-n", "a b", "-p", "-1")
+        assert out.returncode == 1, kind
+        assert "nats-server: server name cannot contain spaces" in out.stderr, kind
 
 
 def test_sighup_with_broken_config_keeps_running(tmp_path):

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from natsx.gofmt import go_duration as go_duration_string
 from natsx.conf import (
     ConfigError,
     Token,
-    go_duration_string,
     parse_config_file,
     parse_config_string,
     parse_config_tokens,
@@ -29,6 +29,7 @@ from natsx.conf import (
     parse_size,
 )
 from natsx.options import ServerOptions, apply_config, load_server_options
+from natsx.permissions import Permissions, ResponsePermission, SubjectPermission
 
 NATS_SERVER = shutil.which("nats-server")
 
@@ -464,7 +465,17 @@ def test_load_full_config(tmp_path: Path):
         max_subscriptions: 10
         """,
     )
-    o = load_server_options(path)
+    # natsx does not serve the permissions and blocks below: it refuses the file, naming each.
+    with pytest.raises(ConfigError) as ei:
+        load_server_options(path)
+    refused = [re.search(r':(\d+):\d+: "([^"]+)" is not supported by natsx yet', m).groups() for m in ei.value.errors]
+    assert refused == [
+        ("23", "authorization.users.permissions"), ("34", "cluster"), ("35", "accounts"),
+        ("36", "system_account"), ("37", "tls"), ("38", "websocket"), ("39", "leafnodes"),
+        ("40", "gateway"), ("41", "mqtt"),
+    ]
+    # Parsed as nats-server parses them, for when they are served.
+    o = load_server_options(path, refuse_unsupported=False)
     assert (o.host, o.port, o.server_name) == ("127.0.0.1", 4333, "n1")
     assert (o.http_host, o.http_port, o.monitor_host) == ("localhost", 8222, "localhost")
     assert (o.max_payload, o.max_pending, o.max_control_line) == (2 << 20, 32 << 20, 2048)
@@ -474,7 +485,7 @@ def test_load_full_config(tmp_path: Path):
     assert (o.log_file, o.pid_file, o.ports_file_dir) == ("/tmp/n.log", "/tmp/n.pid", "/tmp")
     assert (o.lame_duck_duration, o.lame_duck_grace_period) == (60.0, 3.0)
     assert [(u.user, u.password) for u in o.users] == [("alice", "pw1"), ("bob", "pw2")]
-    assert o.users[1].permissions == {"publish": "a.>"}
+    assert o.users[1].permissions == Permissions(publish=SubjectPermission(allow=("a.>",)))
     assert o.auth_timeout == 3.0
     assert o.no_auth_user == "alice"
     assert o.jetstream is True
@@ -527,9 +538,12 @@ def test_role_variables_and_default_permissions(tmp_path: Path):
         "  ]\n"
         "}\n",
     )
-    o = load_server_options(path)  # role keys are used variables: no unknown-field errors
-    assert o.users[0].permissions == {"publish": "*", "subscribe": ">"}
-    assert o.users[1].permissions == {"subscribe": "PUBLIC.>"}
+    with pytest.raises(ConfigError, match=r'^\S+:4:3: "authorization.default_permissions" is not supported'):
+        load_server_options(path)  # permissions are not enforced by natsx yet
+    o = load_server_options(path, refuse_unsupported=False)  # role keys are used variables: no unknown-field errors
+    assert o.users[0].permissions == Permissions(publish=SubjectPermission(allow=("*",)),
+                                                 subscribe=SubjectPermission(allow=(">",)))
+    assert o.users[1].permissions == Permissions(subscribe=SubjectPermission(allow=("PUBLIC.>",)))
     if NATS_SERVER:
         assert_same_verdict(path)
 
@@ -594,8 +608,10 @@ def nats_verdict(path: str) -> tuple[bool, str]:
 
 
 def natsx_verdict(path: str) -> tuple[bool, str]:
+    """What natsx's parser says, without its refusals of what it does not serve
+    (tests/test_fail_closed.py covers those)."""
     try:
-        load_server_options(path, warnings_are_errors=True)
+        load_server_options(path, warnings_are_errors=True, refuse_unsupported=False)
         return True, ""
     except ConfigError as e:
         return False, str(e)
@@ -702,15 +718,68 @@ DIFF_CASES = [
     "max_payload: 1.5MB\n",
     "debug: on\ntrace: OFF\nlogtime: Yes\n",
     "port: 4222\n\u00e9t\u00e9: 1\n",
+    # keys natsx parses only to refuse them (tests/test_fail_closed.py) still get nats-server's checks
+    "feature_flags { js_ack_fc_v2: true }\n",
+    "feature_flags { js_ack_fc_v2: 1 }\n",
+    "feature_flags: 1\n",
+    'write_timeout: "retry"\n',
+    'write_timeout: "sometimes"\n',
+    "write_timeout: 1\n",
+    "max_sub_tokens: 300\n",
+    "max_sub_tokens: 0\n",
+    "max_subscription_tokens: 8\n",
+    "proxy_protocol: 1\n",
+    'syslog: "yes"\n',
+    "prof_port: true\n",
+    "remote_syslog: 5\n",
+    "no_header_support: true\nmax_closed_clients: 5\n",
+    "authorization { users [ {user: a, password: b, account: X} ] }\n",
+    "authorization { user: a, password: b, proxy_required: 1 }\n",
+    "authorization { user: a, password: b, proxy_required: true }\n",
+    "authorization { users [ {user: a, password: b, proxy_required: true, clients: [STANDARD]} ] }\n",
+]
+
+
+# Permissions parse (and fail) as nats-server's parseUserPermissions; natsx then refuses them
+# (tests/test_fail_closed.py), natsx_verdict leaves that refusal out.
+PERMISSION_CASES = [
+    'authorization { default_permissions { publish: "a.>", subscribe: ["b", "c q"] } }\n',
+    'authorization { users [ {user: a, password: b, permissions: {publish: {allow: "x", deny: ["x.y"]}}} ] }\n',
+    "authorization { users [ {user: a, password: b, permissions: {sub: {allow: \"a b c\"}}} ] }\n",
+    'authorization { default_permissions { publish: "a b" } }\n',
+    'authorization { default_permissions { subscribe: "a b.." } }\n',
+    'authorization {\n default_permissions {\n publish: [\n "a"\n 1\n ]\n }\n}\n',
+    "authorization { default_permissions { publish: 1 } }\n",
+    "authorization { default_permissions { publish: {allow: 1} } }\n",
+    'authorization { default_permissions { publish: {allowed: "a"} } }\n',
+    'authorization { default_permissions { publish: {} , nope: 1 } }\n',
+    "authorization { default_permissions: 5 }\n",
+    "authorization { default_permissions { allow_responses: true } }\n",
+    "authorization { default_permissions { allow_responses: 3 } }\n",
+    'authorization { default_permissions { allow_responses: {max: 5, expires: "1m"} } }\n',
+    'authorization { default_permissions { allow_responses: {max: "x"} } }\n',
+    'authorization { default_permissions { allow_responses: {expires: "soon"} } }\n',
+    "authorization { default_permissions { allow_responses: {expires: 5} } }\n",
+    "authorization { default_permissions { allow_responses: {other: 5} } }\n",
 ]
 
 
 @needs_nats
-@pytest.mark.parametrize("text", DIFF_CASES)
+@pytest.mark.parametrize("text", DIFF_CASES + PERMISSION_CASES)
 def test_differential_cases(tmp_path: Path, text: str, monkeypatch):
     monkeypatch.chdir(tmp_path)
     Path("t.conf").write_text(text, encoding="utf-8")
     assert_same_verdict("t.conf")
+
+
+def test_permissions_are_typed(tmp_path: Path):
+    path = write(tmp_path, 'authorization { default_permissions { publish: {deny: "a"}, subscribe: ["b", "c q"],'
+                           ' allow_responses: {max: 5, ttl: "1m"} } }\n')
+    o = load_server_options(path, refuse_unsupported=False)
+    assert o.default_permissions == Permissions(
+        publish=SubjectPermission(allow=(), deny=("a",)),   # allow_responses turns off the blanket allow
+        subscribe=SubjectPermission(allow=("b", "c q")),
+        responses=ResponsePermission(max_msgs=5, expires=60.0))
 
 
 @needs_nats

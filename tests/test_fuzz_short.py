@@ -1,12 +1,16 @@
-"""Short runs of the fuzz targets in CI (the long, coverage-guided runs: tests/fuzz/run_instrumented.sh)."""
+"""Short runs of the fuzz targets in CI (the long, coverage-guided runs: tests/fuzz/run_instrumented.sh;
+the CONNECT fuzz longer with NATSX_FUZZ_CONNECT_EXAMPLES=N or tests/fuzz/fuzz_connect.py)."""
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 
-from hypothesis import given, settings
+import pytest
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import NATSX, REF, selected_kinds
 
 
 def _target(name: str):
@@ -18,6 +22,7 @@ def _target(name: str):
 
 fuzz_parser = _target("fuzz_parser")
 fuzz_server = _target("fuzz_server")
+fuzz_connect = _target("fuzz_connect")
 
 # Protocol-shaped garbage finds more than uniform bytes.
 pieces = st.sampled_from([b"PUB ", b"HPUB ", b"SUB ", b"UNSUB ", b"PING", b"PONG", b"CONNECT ", b"INFO ",
@@ -41,3 +46,13 @@ def test_fuzz_server_short(chunks):
         body = b"".join(parts)[:1 + size_byte % 200]
         data += bytes([(len(body) - 1) % 200 if body else 0]) + body
     fuzz_server.check(data)
+
+
+@pytest.mark.skipif(NATSX not in selected_kinds(), reason="differential: natsx against nats-server")
+@settings(max_examples=int(os.environ.get("NATSX_FUZZ_CONNECT_EXAMPLES", "300")), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(config=st.sampled_from(sorted(fuzz_connect.CONFIGS)), arg=fuzz_connect.connect_args)
+def test_fuzz_connect_differential_short(server_pool, config, arg):
+    conf = fuzz_connect.CONFIGS[config]
+    ref, cand = server_pool.get(REF, conf), server_pool.get(NATSX, conf)
+    fuzz_connect.check((ref.host, ref.port), (cand.host, cand.port), arg)

@@ -17,11 +17,12 @@ from nats.aio.client import __version__ as nats_version
 import pytest
 
 import natsx
-from natsx.monitor import go_duration, go_time, go_uptime
+from natsx.gofmt import go_duration, go_time
+from natsx.monitor import go_uptime
 from tests.conftest import NATSX, REF, ServerFactory, wait_until
 
-# Keys nats-server has that natsx deliberately omits (Go runtime details; no system account yet).
-GO_ONLY_VARZ_KEYS = {"go", "gomaxprocs", "git_commit", "system_account"}
+# Keys nats-server has that natsx omits (no system account yet).
+GO_ONLY_VARZ_KEYS = {"system_account"}
 TIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$")
 
 
@@ -507,3 +508,93 @@ async def test_auth_fields_and_user_filter():
             assert (await get_json(s.http_port, "/connz?auth=1&user=eve"))["num_connections"] == 0
         finally:
             await nc.close()
+
+
+async def test_config_digest_matches_nats_server(tmp_path):
+    """/varz config_digest: the sha256 nats-server computes over the parsed config file (and the
+    same string `-t` prints); without a config file both report none."""
+    config = 'server_name: digest\nmax_payload: 512KB\nping_interval: "30s"\nauthorization { timeout: 3 }\n'
+    ref_f, nx_f = ServerFactory(REF, tmp_path), ServerFactory(NATSX, tmp_path)
+    try:
+        digests = {}
+        for kind, factory in ((REF, ref_f), (NATSX, nx_f)):
+            with_config = factory(config=config, monitor=True)
+            without = factory(monitor=True)
+            digests[kind] = [(await get_json(s.http_port, "/varz"))["config_digest"] for s in (with_config, without)]
+    finally:
+        ref_f.close()
+        nx_f.close()
+    assert digests[NATSX] == digests[REF]
+    assert digests[NATSX][0].startswith("sha256:") and digests[NATSX][1] == ""
+
+
+async def test_healthz_is_an_error_until_the_listener_is_up():
+    # The monitor starts before the client listener, as nats-server's; in between /healthz says so.
+    from natsx.monitor import healthz
+
+    server = natsx.Server(host="127.0.0.1", port=0)
+    assert healthz(server, {}) == (
+        {"status": "error", "error": "failed to be ready for connections after 1ms: server"}, 500)
+    assert healthz(server, {"details": "true"})[0]["errors"] == [
+        {"type": "CONNECTION", "error": "failed to be ready for connections after 1ms: server"}]
+    async with server:
+        assert healthz(server, {}) == ({"status": "ok"}, 200)
+
+
+async def test_stalled_producers_are_counted(srv):
+    """/varz stalled_clients counts each time a producer waits behind a slow receiver, as
+    nats-server's stalledWait does."""
+    host, port = srv.client_url.removeprefix("nats://").rsplit(":", 1)
+    # A subscriber that never reads, and a producer fast enough to fill its socket and buffer.
+    slow_r, slow_w = await asyncio.open_connection(host, int(port))
+    await slow_r.readline()
+    slow_w.write(b'CONNECT {"verbose":false}\r\nSUB stall 1\r\nPING\r\n')
+    await slow_r.readline()   # PONG: subscribed
+    nc = await nats.connect(srv.client_url)
+    try:
+        payload = b"x" * 65536
+        before = (await get_json(srv.http_port, "/varz"))["stalled_clients"]
+
+        async def stalled() -> bool:
+            for _ in range(64):
+                await nc.publish("stall", payload)
+            await nc.flush()
+            return (await get_json(srv.http_port, "/varz"))["stalled_clients"] > before
+
+        deadline = time.monotonic() + 10
+        while not await stalled():
+            assert time.monotonic() < deadline, "no stall counted"
+    finally:
+        await nc.close()
+        slow_w.close()
+
+
+async def test_keys_match_nats_server_with_jetstream(tmp_path):
+    """With -js: the same top-level keys everywhere, the same nested keys in /varz's jetstream
+    section and /jsz (natsx's sync policy and sizes aside), and the same /healthz answers."""
+    from tests.jetstream.readhelp import keys_equal
+    docs: dict[str, dict[str, Any]] = {}
+    factories = [ServerFactory(k, tmp_path / k) for k in (REF, NATSX)]
+    try:
+        for f in factories:
+            (tmp_path / f.kind / "js").mkdir(parents=True)
+            s = f(["-js", "-sd", str(tmp_path / f.kind / "js")], monitor=True)
+            nc = await _populate(s.url)
+            try:
+                await nc.jetstream().add_stream(name="K", subjects=["k.>"])
+                await nc.request("k.1", b"x", timeout=5)
+                docs[f.kind] = {p: await get_json(s.http_port, p) for p in (
+                    "/varz", "/jsz", "/jsz?accounts=1&streams=1&config=1", "/healthz?js-enabled-only=true")}
+            finally:
+                await nc.close()
+    finally:
+        for f in factories:
+            f.close()
+    ref, nx = docs[REF], docs[NATSX]
+    for path in ref:
+        missing = set(ref[path]) - set(nx[path]) - (GO_ONLY_VARZ_KEYS if path == "/varz" else set())
+        assert not missing and not set(nx[path]) - set(ref[path]), path
+    own = {"sync_interval", "sync_always", "limits"}   # natsx syncs always; nats-server 2.15 adds a consumer default
+    keys_equal(nx["/varz"]["jetstream"], ref["/varz"]["jetstream"], "/varz.jetstream", own)
+    keys_equal(nx["/jsz?accounts=1&streams=1&config=1"], ref["/jsz?accounts=1&streams=1&config=1"], "/jsz", own)
+    assert nx["/healthz?js-enabled-only=true"] == ref["/healthz?js-enabled-only=true"] == {"status": "ok"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from natsx._core.parser import ParseError, RecordingParser
+from natsx._core.parser import ParseError, RecordingParser, Role
 
 token = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-_", min_size=1, max_size=8)
 subject = st.lists(token, min_size=1, max_size=4).map(".".join)
@@ -101,7 +101,7 @@ def test_errors_match_nats_server_classes():
 
 
 def test_client_side_reads_server_ops():
-    p = RecordingParser(client_side=True)
+    p = RecordingParser(Role.ROLE_CLIENT_SIDE)
     p.parse(b"INFO {}\r\nMSG a 1 r 3\r\nabc\r\nHMSG a 2 12 14\r\nNATS/1.0\r\n\r\nhi\r\n+OK\r\n-ERR 'x'\r\nPING\r\n")
     assert p.ops == [
         ("INFO", b"{}"),
@@ -123,7 +123,43 @@ def test_error_in_zero_copy_payload_stops_the_parser():
     """Found by the coverage-guided fuzz target: a bad payload end seen on the zero-copy path
     must leave the parser stopped, so later input reports nothing more."""
     body = b"MSG    HMSG\t   $\xff  & 0          \no\x00\x00\x00\x00\n%"
-    p = RecordingParser(client_side=True)
+    p = RecordingParser(Role.ROLE_CLIENT_SIDE)
     p.parse(body[:36])
     p.parse(body[36:])
     assert p.ops == [("ERROR", ParseError.PE_UNKNOWN_OP, "")]
+
+
+def test_max_control_line_counts_only_the_argument():
+    """As nats-server's overMaxControlLineLimit: the operation's name, its blanks and the line end
+    don't count; PING/PONG/+OK lines have no argument and are never counted."""
+    assert error_of(b"SUB " + b"a" * 4094 + b" 1\r\n") is None
+    assert error_of(b"SUB " + b"a" * 4095 + b" 1\r\n")[1] == ParseError.PE_MAX_CONTROL_LINE
+    assert error_of(b"SUB" + b" " * 9000 + b"a 1\r\n") is None
+    assert error_of(b"UNSUB " + b"1" * 4096 + b"\r\r\n") is None       # nor do carriage returns
+    assert error_of(b"PING " + b"x" * 9000 + b"\r\n") is None
+    assert error_of(b"SUB " + b"a" * 62 + b" 1\r\n", max_control_line=64) is None
+    assert error_of(b"SUB " + b"a" * 63 + b" 1\r\n", max_control_line=64)[1] == ParseError.PE_MAX_CONTROL_LINE
+    # An unknown operation is that, however long its line.
+    assert error_of(b"XYZ " + b"a" * 5000 + b"\r\n")[1] == ParseError.PE_UNKNOWN_OP
+
+
+def test_long_lines_parse_the_same_byte_by_byte():
+    lines = [b"SUB" + b" " * 9000 + b"a 1\r\n", b"PING " + b"x" * 9000 + b"\r\n",
+             b"SUB " + b"a" * 4094 + b" 1\r\n", b"CONNECT" + b"\t" * 5000 + b"{}\r\n"]
+    data = b"".join(lines)
+    expected = [("SUB", b"a", None, b"1"), ("PING",), ("SUB", b"a" * 4094, None, b"1"), ("CONNECT", b"{}")]
+    assert parse_in_pieces(data, []) == expected
+    assert parse_in_pieces(data, list(range(len(data)))) == expected
+    # Still arriving: refused as soon as the argument so far is too long.
+    assert error_of(b"SUB " + b"a" * 4096) is None
+    assert error_of(b"SUB " + b"a" * 4097)[1] == ParseError.PE_MAX_CONTROL_LINE
+
+
+def test_each_role_has_its_own_operations():
+    assert RecordingParser().role == Role.ROLE_CLIENT
+    assert error_of(b"MSG a 1 1\r\na\r\n", role=Role.ROLE_CLIENT)[1] == ParseError.PE_UNKNOWN_OP
+    assert error_of(b"MSG a 1 1\r\na\r\n", role=Role.ROLE_CLIENT_SIDE) is None
+    # Routes and leaf nodes accept nothing yet: their kernels bring RS+/RS-/RMSG and LS+/LMSG.
+    for role in (Role.ROLE_ROUTE, Role.ROLE_LEAF):
+        for line in (b"PING\r\n", b"CONNECT {}\r\n", b"RS+ $G foo\r\n", b"LMSG foo 1\r\nx\r\n"):
+            assert error_of(line, role=role)[1] == ParseError.PE_UNKNOWN_OP, (role, line)

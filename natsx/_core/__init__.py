@@ -1,1 +1,3 @@
-"""Cython kernels of the hot path: protocol parser, subject matching, message log, ack bitmaps."""
+"""Cython kernels of the hot path: subjects, the protocol parser, subject matching, accounts and
+permissions, connections, and the stream store (record codec, subject index, blocks, sequence
+sets, the message log) and JetStream's stream ingest."""

@@ -1,18 +1,21 @@
 # A client connection's hot path: parse what it sends, route PUBs through the sublist,
 # queue MSG/HMSG frames on each receiver's outbound buffer, flush each touched
 # connection once per input batch (nats-server's "pcd").
+from natsx._core.account cimport Account
 from natsx._core.parser cimport Parser
+from natsx._core.perms cimport Permissions
 from natsx._core.sublist cimport Sublist, SublistResult, Subscriber, Subscription
 
 
 cdef class ServerCore:
-    """What the hot path shares across connections: the sublist, limits, counters."""
-    cdef public Sublist sublist
+    """What the hot path shares across connections: the global account, limits, counters."""
+    cdef readonly Account global_account   # $G: every connection's account until accounts arrive
     cdef public Py_ssize_t max_payload
     cdef public Py_ssize_t max_pending
     cdef public Py_ssize_t max_control_line
     cdef public long long in_msgs, in_bytes, out_msgs, out_bytes, slow_consumers
-    cdef list dirty                  # Connections with frames queued during the current batch
+    cdef list dirty                  # Subscribers whose batch_end is due: connections' sinks with
+                                     # frames queued during the current batch, and wants_batch_end ones
     cdef bytearray readbuf           # one read buffer for every connection (one thread reads)
     cdef object readview
     cdef unsigned long long rng      # xorshift state: which queue member gets a message
@@ -24,6 +27,7 @@ cdef class ServerCore:
     cdef Connection backed_up
 
     cdef unsigned long long next_random(self) noexcept
+    cdef void add_batch_end(self, Subscriber s) noexcept
     cdef int deliver_result(self, SublistResult result, Subscriber src, bint echo,
                             const char* subject, Py_ssize_t subject_len,
                             const char* reply, Py_ssize_t reply_len,
@@ -40,6 +44,10 @@ cdef class ClientSink(Subscriber):
 cdef class Connection(Parser):
     cdef readonly ServerCore core
     cdef readonly ClientSink sink
+    # Whose sublist this connection subscribes and publishes in (nats-server's c.acc); the control
+    # plane's Client.account is its name as authentication gave it.
+    cdef readonly Account acc
+    cdef public Permissions perms        # None: allow everything (one pointer test per PUB)
     cdef public object transport
     cdef public int fd                   # the socket, written directly while the transport has no backlog
     cdef public dict subs                # sid (bytes) -> Subscription
@@ -58,7 +66,7 @@ cdef class Connection(Parser):
     # Outbound frames of the current batch.
     cdef char* out
     cdef Py_ssize_t out_len, out_cap
-    cdef bint dirty
+    cdef bint dirty                      # frames queued: listed for the batch end (its sink is)
     # L1 match cache: the last subject published on this connection.
     cdef bytes last_subject
     cdef unsigned long long last_genid
@@ -71,6 +79,7 @@ cdef class Connection(Parser):
                        const char* reply, Py_ssize_t reply_len,
                        const char* hdr, Py_ssize_t hdr_len,
                        const char* payload, Py_ssize_t payload_len) except -1
+    cdef int _trace_frame(self, Py_ssize_t line_len) except -1
     cdef int remove_sub(self, Subscription sub) except -1
     cdef void mark_dirty(self) noexcept
     cdef int _no_responders(self, const char* subject, Py_ssize_t subject_len,
@@ -78,3 +87,23 @@ cdef class Connection(Parser):
     cdef SublistResult match(self, const char* subject, Py_ssize_t n)
     cpdef flush(self)
     cpdef send_proto(self, bytes data)
+
+    # Upcalls: what the kernel asks of the control plane. natsx.client.Client overrides them in
+    # Python (hence cpdef; natsx/connection_protocol.py describes that face); the defaults here let a
+    # bare Connection stand alone. Every call goes through _upcall_failed's guard: an exception is a
+    # bug, logged, answered as nats-server would, and closes only this connection.
+    cpdef _process_connect(self, bytes arg)           # returns PARSE_OK or PARSE_STOP
+    cpdef _protocol_error(self, int code, str detail)
+    cpdef _max_payload(self, Py_ssize_t size)
+    cpdef _max_subs_exceeded(self)
+    cpdef _publish_violation(self, bytes subject)
+    cpdef _subscribe_violation(self, bytes subject, bytes queue, bytes sid)
+    cpdef _client_error(self, bytes arg)
+    cpdef _trace_in(self, bytes data, bint payload)
+    cpdef _trace_out(self, bytes line)
+    cpdef _check_slow_consumer(self)
+    cpdef _schedule_unstall(self)
+    cpdef _send_connect_info(self)
+    cpdef close_connection(self, str reason, bint flush=*)
+    cpdef _report_bug(self, str text)
+    cdef int _upcall_failed(self, str where, object exc) except -1

@@ -1,10 +1,15 @@
-# The stream store's kernel: record encoding with xxh3 checksums, the seq -> (block, offset) index,
-# per-subject state, limits, and the C-level replay interface JetStream's delivery path uses.
-# The Python face (natsx/store/) owns files, fsync, compression and timers; see docs/storage.rst.
+# The stream store's kernel: the seq -> (block, offset) slot index, limits, append/commit,
+# removal, recovery, and the C-level replay interface JetStream's delivery path uses. It stands on
+# record (codec, xxh3), subjidx (per-subject state, filters), blocks (block table, block IO) and
+# seqset. The Python face (natsx/store/) owns files, fsync policy, compression and timers; see
+# docs/storage.rst.
 
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int64_t
 
-ctypedef uint64_t (*xxh3_fn_t)(const void* data, size_t length) noexcept nogil
+from natsx._core.blocks cimport BlockInfo, BlockIO, BlockTable
+from natsx._core.record cimport MsgView
+from natsx._core.subjidx cimport SubjectFilter, SubjectIndex
+from natsx._core.seqset cimport SeqSet
 
 # One per sequence number in [seq_base, last_seq]: 24 bytes.
 cdef struct Slot:
@@ -13,49 +18,6 @@ cdef struct Slot:
     uint32_t sid        # subject id; SID_NONE when the message is gone
     uint32_t sz         # accounted size (nats-server's fileStoreMsgSize / memStoreMsgSize)
     int64_t ts          # unix ns
-
-cdef struct BlockInfo:
-    char* data          # decoded block bytes (header + records); NULL when not cached
-    size_t len          # bytes used (== raw file size)
-    size_t cap
-    size_t written      # bytes already handed to write(2)
-    uint64_t first_seq  # from the block header: the next sequence when the block was created
-    uint64_t live       # messages still present
-    uint64_t last_use   # LRU tick
-    uint32_t flags      # BLK_* bits
-
-cdef struct SubjEntry:
-    uint64_t first
-    uint64_t last
-    uint64_t count
-    uint64_t name_off   # into the subject arena
-    uint32_t hash
-    uint16_t name_len
-    uint8_t stale_first # first/last recomputed lazily after removals
-    uint8_t stale_last
-
-# A stored message as the delivery path sees it: pointers into the block cache. Valid until the next
-# call into the MsgLog (a block load may evict others).
-cdef struct MsgView:
-    uint64_t seq
-    int64_t ts
-    const char* subj
-    const char* hdr
-    const char* msg
-    uint32_t subj_len
-    uint32_t hdr_len
-    uint32_t msg_len
-
-
-cdef class SubjectFilter:
-    cdef readonly bytes pattern
-    cdef bint match_all
-    cdef bint literal
-    cdef uint8_t* cache         # per sid: 0 unknown, 1 match, 2 no match
-    cdef size_t cache_len
-    cdef uint64_t cache_gen
-    cdef bint matches(self, MsgLog log, uint32_t sid) except -1
-
 
 cdef class MsgLog:
     cdef public bint closed       # set by close(); appends are refused from then on
@@ -70,29 +32,8 @@ cdef class MsgLog:
     cdef readonly uint64_t msgs
     cdef readonly uint64_t total_bytes
 
-    cdef BlockInfo* blocks
-    cdef size_t nblk            # entries in blocks (some may be gone)
-    cdef size_t blk_cap
-    cdef readonly uint32_t blk_base
-    cdef readonly size_t block_size
-    cdef readonly size_t cache_limit
-    cdef size_t cached_bytes
-    cdef uint64_t tick
-
-    cdef SubjEntry* subj
-    cdef size_t subj_cap
-    cdef size_t subj_n          # sids handed out (including freed)
-    cdef uint32_t* free_sids
-    cdef size_t free_n
-    cdef size_t free_cap
-    cdef uint32_t* htab
-    cdef size_t hcap
-    cdef readonly size_t num_subjects
-    cdef char* arena
-    cdef size_t arena_len
-    cdef size_t arena_cap
-    cdef size_t arena_garbage
-    cdef readonly uint64_t subj_gen
+    cdef BlockTable bt          # the blocks and their cache
+    cdef SubjectIndex sx        # per-subject state
 
     # limits (<= 0 means none)
     cdef public int64_t max_msgs
@@ -106,11 +47,11 @@ cdef class MsgLog:
     cdef readonly bint persistent  # write checksums and tombstone records
     cdef readonly bint mem_accounting
     cdef bint recovering
-    cdef object hook            # owner with _blk_new/_blk_sealed/_blk_removed/_blk_load, or None
-    # removals not yet recorded as TOMB/COMPACT records: (first, last) pairs
-    cdef uint64_t* tombs
-    cdef size_t tomb_n
-    cdef size_t tomb_cap
+    cdef readonly BlockIO io    # where blocks live (never None)
+    # highest sequence whose record (and the removals before it) went to io: what a sync covers
+    cdef readonly uint64_t committed_seq
+    # removals not yet recorded as TOMB/COMPACT records
+    cdef SeqSet tombs
     cdef uint64_t compact_to    # first_seq to record, 0 if unchanged
 
     # --- C-level interface for the delivery path ---
@@ -119,15 +60,17 @@ cdef class MsgLog:
     cdef int next_msg(self, uint64_t* seq, SubjectFilter flt, MsgView* out) except -1
     # View of one sequence; 0 when absent.
     cdef int view(self, uint64_t seq, MsgView* out) except -1
-    # Append one message from C buffers; returns its sequence. ts == 0 takes the clock.
+    # Append one message from C buffers; returns its sequence. ts == 0 takes the clock. The record
+    # is in the active block's buffer; a C caller calls commit_c() once per batch.
     cdef uint64_t append_c(self, const char* subj, size_t sl, const char* hdr, size_t hl,
                            const char* msg, size_t ml, int64_t ts) except 0
+    # Batch end for C appenders: removals the batch caused are recorded, the records go to the
+    # block IO, and a durability wait (durable(seq)) resolves under the sync policy -- C only when
+    # a group commit is already arranged, otherwise one Python call for the batch.
+    cdef int commit_c(self) except -1
 
     # internals shared with the recovery scanner
     cdef char* _blk_data(self, uint32_t blk) except NULL
-    cdef uint32_t _sid_lookup(self, const char* s, size_t n, uint32_t h) noexcept
-    cdef uint32_t _sid_add(self, const char* s, size_t n) except? 0xFFFFFFFF
-    cdef int _subj_dec(self, uint32_t sid, uint64_t seq) except -1
     cdef uint64_t _subj_first(self, uint32_t sid) noexcept
     cdef uint64_t _subj_last(self, uint32_t sid) noexcept
     cdef int _remove(self, uint64_t seq) except -1
@@ -137,26 +80,14 @@ cdef class MsgLog:
     cdef int _trim_subject(self, uint32_t sid) except -1
     cdef int _trim_front(self) except -1
     cdef int _push_slot(self, uint64_t seq, uint32_t blk, uint32_t off, uint32_t sid, uint32_t sz, int64_t ts) except -1
-    cdef char* _reserve(self, size_t n) except NULL
-    cdef int _note_tomb(self, uint64_t seq) except -1
     cdef void _free_all(self) noexcept
-    cdef void _reset_subjects(self) noexcept
-    cdef int _htab_insert(self, uint32_t sid) except -1
-    cdef int _rehash(self, size_t ncap) except -1
-    cdef int _compact_arena(self) except -1
-    cdef int _sid_free(self, uint32_t sid) except -1
-    cdef BlockInfo* _blk(self, uint32_t blk) noexcept
-    cdef int _new_block(self, size_t need) except -1
-    cdef int _seal(self, uint32_t blkno) except -1
-    cdef int _evict(self, uint32_t keep) except -1
-    cdef int _maybe_free_block(self, uint32_t blkno) except -1
     cdef Slot* _slot(self, uint64_t seq) noexcept
     cdef int _flush_tombs(self) except -1
     cdef int _write_compact(self) except -1
     cdef void _mark_tombs(self, size_t n) noexcept
     cdef uint32_t _msg_size(self, size_t sl, size_t hl, size_t ml) noexcept
     cdef int _filter_mode(self, SubjectFilter f, uint32_t* lit) except -1
+    cdef uint32_t _literal_sid(self, bytes subject) noexcept
     cdef int _prev_msg(self, uint64_t seq, SubjectFilter flt, MsgView* out) except -1
-    cdef int _register_block(self, uint64_t first_seq) except -1
     cdef int _skip_to(self, uint64_t last) except -1
     cdef int _verify_block(self, uint32_t blk) except -1

@@ -1,67 +1,34 @@
 # cython: freethreading_compatible=False
 """The stream store's kernel (see msglog.pxd and docs/storage.rst).
 
-Everything per message lives here: record encoding with an xxh3-64 checksum per record, the
-seq -> (block, offset) slot array, the per-subject hash table, limit enforcement and the replay
-interface. Python (natsx/store/) runs per block (create/seal/load/remove hooks) and per batch.
+The per-message work on top of the smaller kernels: the seq -> (block, offset) slot array, limit
+enforcement, append/commit, removal, recovery, the index checkpoint and the replay interface.
+Records are encoded by record.pxd, subjects kept by subjidx, blocks by blocks (whose BlockIO is
+where they live), pending removals in a seqset. Python (natsx/store/) runs per block and per batch.
 """
-import ctypes
-import time
-
-import xxhash._xxhash as _xxmod
-
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
-from cpython.object cimport PyObject
 from libc.errno cimport errno, EINTR
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int64_t, UINT64_MAX
-from libc.stdlib cimport malloc, calloc, realloc, free
-from libc.string cimport memcpy, memset, memcmp, memmove, memchr
+from libc.stdlib cimport malloc, free
+from libc.string cimport memcmp, memcpy, memmove, memset
 from posix.time cimport clock_gettime, timespec, CLOCK_REALTIME
 from posix.unistd cimport write
-from posix.types cimport off_t
 
-cdef extern from "fcntl.h" nogil:
-    int fallocate(int fd, int mode, off_t offset, off_t length)
-    int FALLOC_FL_KEEP_SIZE
+from natsx._core.blocks cimport (BLK_GONE, BLK_KEEP, BLK_SEALED, BLK_TOMBS, NO_BLOCK, BlockInfo,
+                                 BlockIO, BlockTable)
+from natsx._core.buf cimport alloc_copy, grow
+from natsx._core.record cimport (BLK_HDR, KIND_COMPACT, KIND_ERASED, KIND_MSG, KIND_TOMB, REC_HDR,
+                                 MsgView, all_zero, block_header_ok, encode_record, fill_view,
+                                 pad8, rd_u32, rd_u64, record_ok, xxh3_fn, xxh3_fn_t)
+from natsx._core.seqset cimport SeqSet
+from natsx._core.subjidx cimport SID_NONE, SubjEntry, SubjectFilter, SubjectIndex
+from natsx._core.subject cimport is_literal_c, is_match_all_c
 
-# xxh3-64 from the xxhash C library bundled in the `xxhash` wheel: its extension exports the
-# XXH3_64bits symbol, so we call it through a function pointer -- no vendored copy, no Python call
-# per record.
-cdef xxh3_fn_t _xxh3 = <xxh3_fn_t><size_t>ctypes.cast(
-    ctypes.CDLL(_xxmod.__file__).XXH3_64bits, ctypes.c_void_p).value
-
-cdef extern from *:
-    """
-    #define NX_SID_NONE 0xFFFFFFFFu
-    #define NX_REC_HDR 40
-    #define NX_BLK_HDR 24
-    """
-    const uint32_t SID_NONE "NX_SID_NONE"
-    const size_t REC_HDR "NX_REC_HDR"
-    const size_t BLK_HDR "NX_BLK_HDR"
-
-cdef enum:
-    KIND_MSG = 1
-    KIND_TOMB = 2
-    KIND_COMPACT = 3
-    KIND_ERASED = 4
-    BLK_GONE = 1
-    BLK_SEALED = 2
-    BLK_TOMBS = 4
-    BLK_KEEP = 8
-
-BLOCK_MAGIC = b"NXB1"
-BLOCK_HEADER_SIZE = BLK_HDR
-RECORD_HEADER_SIZE = REC_HDR
-FLAG_GONE = BLK_GONE
-FLAG_SEALED = BLK_SEALED
-FLAG_TOMBS = BLK_TOMBS
-FLAG_KEEP = BLK_KEEP
+cdef xxh3_fn_t _xxh3 = xxh3_fn()
 
 cdef char _EMPTY[64]
-INDEX_MAGIC = b"NXI1"
 
 
 class StoreError(Exception):
@@ -104,209 +71,13 @@ class MsgTooLargeError(StoreError):
     default_msg = "message size exceeds maximum allowed"
 
 
-def reserve_space(int fd, off_t offset, off_t length):
-    """Reserve disk blocks for [offset, offset+length) without changing the file size, so a full
-    disk fails here instead of in a later write. False if the filesystem cannot do it."""
-    cdef int r
-    with nogil:
-        r = fallocate(fd, FALLOC_FL_KEEP_SIZE, offset, length)
-    if r == 0:
-        return True
-    if errno in (95, 38):   # EOPNOTSUPP, ENOSYS
-        return False
-    raise OSError(errno, "fallocate failed")
-
-
-def xxh3_64(data) -> int:
-    """xxh3-64 of a bytes-like object via the same C function the records use."""
-    cdef const unsigned char[::1] mv = data
-    if mv.shape[0] == 0:
-        return _xxh3(b"", 0)
-    return _xxh3(&mv[0], mv.shape[0])
-
-
-cdef inline size_t _pad8(size_t n) noexcept nogil:
-    return (n + 7) & ~(<size_t>7)
-
-
-cdef int _grow(void** buf, size_t* cap, size_t need, size_t first, size_t elem) except -1:
-    """Make *buf hold at least `need` elements of `elem` bytes: the capacity doubles (starting at
-    `first`) until it fits, so appends stay amortized O(1)."""
-    cdef size_t ncap = cap[0] * 2 if cap[0] else first
-    cdef void* p
-    while ncap < need:
-        ncap *= 2
-    p = realloc(buf[0], ncap * elem)
-    if p == NULL:
-        raise MemoryError()
-    buf[0] = p
-    cap[0] = ncap
-    return 0
-
-
-cdef void* _alloc_copy(const char* src, size_t n, size_t first, size_t elem,
-                      size_t* cap) except NULL:
-    """A new buffer for max(n, first) elements of `elem` bytes, holding src's first n (the
-    capacity goes to *cap): an array loaded from a checkpoint, with room to grow."""
-    cdef size_t c = n if n > first else first
-    cdef void* p = malloc(c * elem)
-    if p == NULL:
-        raise MemoryError()
-    memcpy(p, src, n * elem)
-    cap[0] = c
-    return p
-
-
 cdef inline int64_t _now_ns() noexcept nogil:
     cdef timespec t
     clock_gettime(CLOCK_REALTIME, &t)
     return <int64_t>t.tv_sec * 1000000000 + t.tv_nsec
 
 
-cdef inline uint32_t _u32(const char* p) noexcept nogil:
-    return (<const uint32_t*>p)[0]
-
-
-cdef inline uint64_t _u64(const char* p) noexcept nogil:
-    return (<const uint64_t*>p)[0]
-
-
-cdef inline void _encode(char* p, uint8_t kind, const char* subj, size_t sl, const char* hdr,
-                         size_t hl, const char* msg, size_t ml, uint64_t seq, int64_t ts,
-                         bint checksum) noexcept nogil:
-    cdef size_t rl = REC_HDR + sl + hl + ml
-    cdef size_t pl = _pad8(rl)
-    (<uint32_t*>(p + 8))[0] = <uint32_t>rl
-    p[12] = <char>kind
-    p[13] = 0
-    (<uint16_t*>(p + 14))[0] = <uint16_t>sl
-    (<uint32_t*>(p + 16))[0] = <uint32_t>hl
-    (<uint32_t*>(p + 20))[0] = 0
-    (<uint64_t*>(p + 24))[0] = seq
-    (<int64_t*>(p + 32))[0] = ts
-    if sl:
-        memcpy(p + REC_HDR, subj, sl)
-    if hl:
-        memcpy(p + REC_HDR + sl, hdr, hl)
-    if ml:
-        memcpy(p + REC_HDR + sl + hl, msg, ml)
-    if pl > rl:
-        memset(p + rl, 0, pl - rl)
-    (<uint64_t*>p)[0] = _xxh3(p + 8, rl - 8) if checksum else 0
-
-
-cdef inline bint _rec_ok(const char* p, size_t avail) noexcept nogil:
-    """A structurally plausible record whose checksum verifies."""
-    if avail < REC_HDR:
-        return False
-    cdef uint32_t rl = _u32(p + 8)
-    cdef uint8_t kind = <uint8_t>p[12]
-    if rl < REC_HDR or rl > avail or kind < KIND_MSG or kind > KIND_ERASED:
-        return False
-    if <size_t>REC_HDR + (<const uint16_t*>(p + 14))[0] + _u32(p + 16) > rl:
-        return False
-    return _xxh3(p + 8, rl - 8) == _u64(p)
-
-
-cdef bint _all_zero(const char* p, size_t n) noexcept nogil:
-    cdef size_t i
-    for i in range(n):
-        if p[i] != 0:
-            return False
-    return True
-
-
-cdef bint _is_literal(const char* p, Py_ssize_t n) noexcept nogil:
-    """No '*' or '>' token."""
-    cdef Py_ssize_t i
-    for i in range(n):
-        if (p[i] == b'*' or p[i] == b'>') and (i == 0 or p[i - 1] == b'.') and (
-                i + 1 == n or p[i + 1] == b'.'):
-            return False
-    return True
-
-
-cdef bint _subject_match(const char* f, size_t fl, const char* s, size_t sl) noexcept nogil:
-    """NATS token match of literal subject s against filter f ('*' one token, '>' the rest)."""
-    cdef size_t fi = 0, si = 0, fe, se
-    cdef const char* q
-    if fl == 0:
-        return True
-    while True:
-        q = <const char*>memchr(f + fi, b'.', fl - fi)
-        fe = <size_t>(q - f) if q != NULL else fl
-        q = <const char*>memchr(s + si, b'.', sl - si)
-        se = <size_t>(q - s) if q != NULL else sl
-        if fe - fi == 1 and f[fi] == b'>':
-            return True
-        if not (fe - fi == 1 and f[fi] == b'*'):
-            if fe - fi != se - si or memcmp(f + fi, s + si, fe - fi) != 0:
-                return False
-        if fe == fl and se == sl:
-            return True
-        if fe == fl or se == sl:
-            return False
-        fi = fe + 1
-        si = se + 1
-
-
-def subject_matches(filter, subject) -> bool:
-    """Python access to the matcher (tests, control plane)."""
-    cdef bytes f = filter.encode() if isinstance(filter, str) else bytes(filter)
-    cdef bytes s = subject.encode() if isinstance(subject, str) else bytes(subject)
-    return _subject_match(f, len(f), s, len(s))
-
-
-cdef class SubjectFilter:
-    """A compiled subject filter; caches its verdict per subject id of one MsgLog."""
-
-    def __cinit__(self, pattern=b">"):
-        if type(pattern) is not bytes:
-            if pattern is None:
-                pattern = b">"
-            elif isinstance(pattern, str):
-                pattern = pattern.encode()
-            else:
-                pattern = bytes(pattern)
-        self.pattern = pattern
-        cdef const char* p = PyBytes_AS_STRING(pattern)
-        cdef Py_ssize_t n = PyBytes_GET_SIZE(pattern)
-        self.match_all = n == 0 or (n == 1 and p[0] == b'>')
-        self.literal = not self.match_all and _is_literal(p, n)
-        self.cache = NULL
-        self.cache_len = 0
-        self.cache_gen = 0
-
-    def __dealloc__(self):
-        free(self.cache)
-
-    cdef bint matches(self, MsgLog log, uint32_t sid) except -1:
-        cdef uint8_t* nc
-        cdef SubjEntry* e
-        cdef uint8_t r
-        if self.match_all:
-            return True
-        if self.cache_gen != log.subj_gen or self.cache_len < log.subj_n:
-            nc = <uint8_t*>realloc(self.cache, log.subj_cap + 1)
-            if nc == NULL:
-                raise MemoryError()
-            self.cache = nc
-            if self.cache_gen != log.subj_gen:
-                memset(nc, 0, log.subj_cap + 1)
-            else:
-                memset(nc + self.cache_len, 0, log.subj_cap + 1 - self.cache_len)
-            self.cache_len = log.subj_cap + 1
-            self.cache_gen = log.subj_gen
-        r = self.cache[sid]
-        if r == 0:
-            e = &log.subj[sid]
-            r = 1 if _subject_match(PyBytes_AS_STRING(self.pattern), PyBytes_GET_SIZE(self.pattern),
-                                    log.arena + e.name_off, e.name_len) else 2
-            self.cache[sid] = r
-        return r == 1
-
-
-cdef inline bint _wanted(MsgLog log, uint32_t sid, int mode, uint32_t lit,
+cdef inline bint _wanted(SubjectIndex sx, uint32_t sid, int mode, uint32_t lit,
                         SubjectFilter f) except -1:
     """Does a slot with subject id sid hold a message the filter takes? (mode and lit come from
     MsgLog._filter_mode: 0 all, 1 the literal subject lit, 2 ask f.)"""
@@ -316,7 +87,7 @@ cdef inline bint _wanted(MsgLog log, uint32_t sid, int mode, uint32_t lit,
         return True
     if mode == 1:
         return sid == lit
-    return f.matches(log, sid)
+    return f.matches(sx, sid)
 
 
 cdef inline SubjectFilter _as_filter(object f):
@@ -354,208 +125,59 @@ cdef StoredMsg _mk(MsgView* v):
     return m
 
 
-cdef inline void _fill_view(const char* p, uint64_t seq, int64_t ts, MsgView* out) noexcept nogil:
-    cdef uint32_t rl = _u32(p + 8)
-    cdef uint16_t sl = (<const uint16_t*>(p + 14))[0]
-    cdef uint32_t hl = _u32(p + 16)
-    out.seq = seq
-    out.ts = ts
-    out.subj = p + REC_HDR
-    out.subj_len = sl
-    out.hdr = p + REC_HDR + sl
-    out.hdr_len = hl
-    out.msg = p + REC_HDR + sl + hl
-    out.msg_len = rl - REC_HDR - sl - hl
-
-
 cdef class MsgLog:
     """Index + block cache + limits. Subclassed by MemStore/FileStore (natsx/store)."""
 
     def __cinit__(self, *args, **kwargs):
-        # Cython hands us every C field zeroed (pointers NULL) and hook None: set the rest.
-        self.block_size = 4 << 20
-        self.cache_limit = <size_t>-1
+        # Cython hands us every C field zeroed (pointers NULL): set the rest.
         self.seq_base = 1
         self.first_seq = 1
         self.last_seq = 0
         self.compact_to = 1
+        self.tombs = SeqSet()
+        self.io = BlockIO()
+        self.bt = BlockTable(4 << 20, <size_t>-1, self.io)
+        self.sx = SubjectIndex()
 
     def __dealloc__(self):
         self._free_all()
 
     cdef void _free_all(self) noexcept:
-        cdef size_t i
-        if self.blocks != NULL:
-            for i in range(self.nblk):
-                free(self.blocks[i].data)
-        free(self.blocks)
+        """Free the slots, blocks and subject arrays (before a reset, a checkpoint load, or at the
+        end)."""
         free(self.slots)
-        free(self.subj)
-        free(self.htab)
-        free(self.arena)
-        free(self.free_sids)
-        free(self.tombs)
-        self.blocks = NULL
         self.slots = NULL
-        self.subj = NULL
-        self.htab = NULL
-        self.arena = NULL
-        self.free_sids = NULL
-        self.tombs = NULL
-        self.tomb_n = self.tomb_cap = self.free_n = self.free_cap = 0
+        if self.bt is not None:
+            self.bt.free_all()
+        if self.sx is None:
+            return
+        free(self.sx.subj)
+        free(self.sx.htab)
+        free(self.sx.arena)
+        free(self.sx.free_sids)
+        self.sx.subj = NULL
+        self.sx.htab = NULL
+        self.sx.arena = NULL
+        self.sx.free_sids = NULL
+        self.sx.free_n = self.sx.free_cap = 0
 
     def _setup(self, size_t block_size, size_t cache_limit, bint persistent, bint mem_accounting,
-               hook=None):
-        """Configure before first use; hook gets _blk_new/_blk_sealed/_blk_removed/_blk_load calls."""
-        self.block_size = block_size
-        self.cache_limit = cache_limit
+               BlockIO io not None):
+        """Configure before first use; io is where the blocks live (see blocks.pxd)."""
         self.persistent = persistent
         self.mem_accounting = mem_accounting
-        self.hook = hook
-        self._reset_subjects()
+        self.io = io
+        self.bt = BlockTable(block_size, cache_limit, io)
+        self.sx.reset()
+
+    @property
+    def num_subjects(self):
+        return self.sx.num_subjects
 
     # ------------------------------------------------------------------ subjects
 
-    cdef void _reset_subjects(self) noexcept:
-        free(self.htab)
-        free(self.subj)
-        free(self.arena)
-        free(self.free_sids)
-        self.hcap = 1024
-        self.htab = <uint32_t*>calloc(self.hcap, sizeof(uint32_t))
-        self.subj_cap = 1024
-        self.subj = <SubjEntry*>calloc(self.subj_cap, sizeof(SubjEntry))
-        self.subj_n = 0
-        self.arena_cap = 1 << 16
-        self.arena = <char*>malloc(self.arena_cap)
-        self.arena_len = 0
-        self.arena_garbage = 0
-        self.free_sids = NULL
-        self.free_n = 0
-        self.free_cap = 0
-        self.num_subjects = 0
-        self.subj_gen += 1
-
-    cdef uint32_t _sid_lookup(self, const char* s, size_t n, uint32_t h) noexcept:
-        cdef size_t mask = self.hcap - 1
-        cdef size_t i = h & mask
-        cdef uint32_t v
-        cdef SubjEntry* e
-        while True:
-            v = self.htab[i]
-            if v == 0:
-                return SID_NONE
-            e = &self.subj[v - 1]
-            if e.hash == h and e.name_len == n and memcmp(self.arena + e.name_off, s, n) == 0:
-                return v - 1
-            i = (i + 1) & mask
-
-    cdef int _htab_insert(self, uint32_t sid) except -1:
-        cdef size_t mask = self.hcap - 1
-        cdef size_t i = self.subj[sid].hash & mask
-        while self.htab[i] != 0:
-            i = (i + 1) & mask
-        self.htab[i] = sid + 1
-        return 0
-
-    cdef int _rehash(self, size_t ncap) except -1:
-        cdef uint32_t* nt = <uint32_t*>calloc(ncap, sizeof(uint32_t))
-        cdef size_t i
-        if nt == NULL:
-            raise MemoryError()
-        free(self.htab)
-        self.htab = nt
-        self.hcap = ncap
-        for i in range(self.subj_n):
-            if self.subj[i].count > 0:
-                self._htab_insert(<uint32_t>i)
-        return 0
-
-    cdef int _compact_arena(self) except -1:
-        cdef char* na = <char*>malloc(self.arena_cap)
-        cdef size_t i, pos = 0
-        if na == NULL:
-            raise MemoryError()
-        for i in range(self.subj_n):
-            if self.subj[i].count > 0:
-                memcpy(na + pos, self.arena + self.subj[i].name_off, self.subj[i].name_len)
-                self.subj[i].name_off = pos
-                pos += self.subj[i].name_len
-        free(self.arena)
-        self.arena = na
-        self.arena_len = pos
-        self.arena_garbage = 0
-        return 0
-
-    cdef uint32_t _sid_add(self, const char* s, size_t n) except? 0xFFFFFFFF:
-        cdef uint32_t sid
-        cdef SubjEntry* e
-        if (self.num_subjects + 1) * 4 > self.hcap * 3:
-            self._rehash(self.hcap * 2)
-        if self.arena_len + n > self.arena_cap:
-            if self.arena_garbage > self.arena_len // 2:
-                self._compact_arena()
-            if self.arena_len + n > self.arena_cap:
-                _grow(<void**>&self.arena, &self.arena_cap, self.arena_len + n, 1 << 16, 1)
-        if self.free_n:
-            self.free_n -= 1
-            sid = self.free_sids[self.free_n]
-        else:
-            if self.subj_n == self.subj_cap:
-                _grow(<void**>&self.subj, &self.subj_cap, self.subj_n + 1, 1024, sizeof(SubjEntry))
-            sid = <uint32_t>self.subj_n
-            self.subj_n += 1
-        e = &self.subj[sid]
-        memset(e, 0, sizeof(SubjEntry))
-        memcpy(self.arena + self.arena_len, s, n)
-        e.name_off = self.arena_len
-        e.name_len = <uint16_t>n
-        e.hash = <uint32_t>_xxh3(s, n)
-        self.arena_len += n
-        self._htab_insert(sid)
-        self.num_subjects += 1
-        return sid
-
-    cdef int _sid_free(self, uint32_t sid) except -1:
-        cdef size_t mask = self.hcap - 1
-        cdef size_t i = self.subj[sid].hash & mask
-        cdef size_t j, k
-        while self.htab[i] != sid + 1:
-            i = (i + 1) & mask
-        # backward-shift deletion keeps linear probing tombstone-free
-        j = i
-        while True:
-            j = (j + 1) & mask
-            if self.htab[j] == 0:
-                break
-            k = self.subj[self.htab[j] - 1].hash & mask
-            if (j > i and (k <= i or k > j)) or (j < i and (k <= i and k > j)):
-                self.htab[i] = self.htab[j]
-                i = j
-        self.htab[i] = 0
-        self.arena_garbage += self.subj[sid].name_len
-        self.subj[sid].count = 0
-        if self.free_n == self.free_cap:
-            _grow(<void**>&self.free_sids, &self.free_cap, self.free_n + 1, 256, sizeof(uint32_t))
-        self.free_sids[self.free_n] = sid
-        self.free_n += 1
-        self.num_subjects -= 1
-        self.subj_gen += 1
-        return 0
-
-    cdef int _subj_dec(self, uint32_t sid, uint64_t seq) except -1:
-        cdef SubjEntry* e = &self.subj[sid]
-        e.count -= 1
-        if e.count == 0:
-            return self._sid_free(sid)
-        if seq == e.first:
-            e.stale_first = 1
-        if seq == e.last:
-            e.stale_last = 1
-        return 0
-
     cdef uint64_t _subj_first(self, uint32_t sid) noexcept:
-        cdef SubjEntry* e = &self.subj[sid]
+        cdef SubjEntry* e = &self.sx.subj[sid]
         cdef uint64_t s
         if e.stale_first:
             s = e.first + 1
@@ -568,7 +190,7 @@ cdef class MsgLog:
         return e.first
 
     cdef uint64_t _subj_last(self, uint32_t sid) noexcept:
-        cdef SubjEntry* e = &self.subj[sid]
+        cdef SubjEntry* e = &self.sx.subj[sid]
         cdef uint64_t s
         if e.stale_last:
             s = e.last - 1
@@ -582,164 +204,46 @@ cdef class MsgLog:
 
     # ------------------------------------------------------------------ blocks
 
-    cdef inline BlockInfo* _blk(self, uint32_t blk) noexcept:
-        return &self.blocks[blk - self.blk_base]
-
-    cdef int _new_block(self, size_t need) except -1:
-        """Open a new active block (the hook creates and preallocates its file first)."""
-        cdef uint32_t blkno = self.blk_base + <uint32_t>self.nblk
-        cdef size_t cap = need + BLK_HDR
-        cdef BlockInfo* b
-        if self.nblk and not (self.blocks[self.nblk - 1].flags & (BLK_SEALED | BLK_GONE)):
-            prev = self.blk_base + <uint32_t>(self.nblk - 1)
-        else:
-            prev = None
-        if self.hook is not None:
-            self.hook._blk_new(blkno, max(cap, self.block_size))
-        if cap < self.block_size:
-            cap = self.block_size   # untouched capacity costs no memory until written
-        self._register_block(self.last_seq + 1)
-        b = &self.blocks[self.nblk - 1]
-        b.data = <char*>malloc(cap)
-        if b.data == NULL:
-            self.nblk -= 1   # not opened after all
-            raise MemoryError()
-        b.cap = cap
-        memcpy(b.data, b"NXB1", 4)
-        (<uint32_t*>(b.data + 4))[0] = 1
-        (<uint64_t*>(b.data + 8))[0] = b.first_seq
-        (<uint64_t*>(b.data + 16))[0] = _xxh3(b.data, 16)
-        b.len = BLK_HDR
-        if prev is not None:
-            self._seal(prev)
-        return 0
-
-    cdef int _seal(self, uint32_t blkno) except -1:
-        cdef BlockInfo* b = self._blk(blkno)
-        b.flags |= BLK_SEALED
-        b.last_use = self.tick
-        self.cached_bytes += b.len
-        if self.hook is not None:
-            self.hook._blk_sealed(blkno)
-        self._maybe_free_block(blkno)
-        self._evict(SID_NONE)
-        return 0
-
-    cdef char* _reserve(self, size_t n) except NULL:
-        cdef BlockInfo* b
-        if self.nblk == 0 or (self.blocks[self.nblk - 1].flags & (BLK_SEALED | BLK_GONE)):
-            self._new_block(n)
-        b = &self.blocks[self.nblk - 1]
-        if b.len > BLK_HDR and b.len + n > self.block_size:
-            self._new_block(n)
-            b = &self.blocks[self.nblk - 1]
-        if b.len + n > b.cap:
-            _grow(<void**>&b.data, &b.cap, b.len + n, self.block_size, 1)
-        return b.data + b.len
-
     cdef char* _blk_data(self, uint32_t blk) except NULL:
-        cdef BlockInfo* b = self._blk(blk)
-        cdef bytes raw
-        self.tick += 1
-        b.last_use = self.tick
+        """The bytes of block blk, loaded (and verified) if not resident."""
+        cdef BlockInfo* b = self.bt.at(blk)
+        self.bt.tick += 1
+        b.last_use = self.bt.tick
         if b.data != NULL:
             return b.data
-        if self.hook is None:
+        if not self.io.reloadable:
             raise StoreError(f"block {blk} is not resident")
-        raw = self.hook._blk_load(blk)   # None: unreadable (the hook reported it)
-        b = self._blk(blk)
-        b.data = <char*>calloc(b.len if b.len else 1, 1)
-        if b.data == NULL:
-            raise MemoryError()
-        if raw is not None:
-            # a short file leaves zeros behind, which fail verification below
-            memcpy(b.data, PyBytes_AS_STRING(raw), min(<size_t>len(raw), b.len))
-        b.cap = b.len
-        if b.flags & BLK_SEALED:
-            self.cached_bytes += b.len
+        self.bt.load(blk)
         self._verify_block(blk)
-        if blk < self.blk_base or (self._blk(blk).flags & BLK_GONE):
+        if blk < self.bt.blk_base or (self.bt.at(blk).flags & BLK_GONE):
             return _EMPTY   # every message in it was damaged; callers re-check their slot
-        self._evict(blk)
-        return self._blk(blk).data
+        self.bt.evict(blk)
+        return self.bt.at(blk).data
 
     cdef int _verify_block(self, uint32_t blk) except -1:
         """Check every indexed record of a freshly loaded block; damaged ones leave the index
         (no tombstone: the damage is reported again on the next scan)."""
-        cdef BlockInfo* b = self._blk(blk)
+        cdef BlockInfo* b = self.bt.at(blk)
         cdef uint64_t s, end
         cdef Slot* sl
         cdef list bad = []
         cdef const char* p
         s = b.first_seq if b.first_seq > self.seq_base else self.seq_base
         end = self.last_seq
-        if blk - self.blk_base + 1 < self.nblk:
-            end = self.blocks[blk - self.blk_base + 1].first_seq - 1
+        if blk - self.bt.blk_base + 1 < self.bt.nblk:
+            end = self.bt.blocks[blk - self.bt.blk_base + 1].first_seq - 1
         while s <= end and s >= self.seq_base and s - self.seq_base < self.ns:
             sl = &self.slots[self.sh + (s - self.seq_base)]
             if sl.sid != SID_NONE and sl.blk == blk:
                 p = b.data + sl.off
-                if (sl.off + REC_HDR > b.len or not _rec_ok(p, b.len - sl.off)
-                        or _u64(p + 24) != s or (self.persistent and <uint8_t>p[12] != KIND_MSG)):
+                if (sl.off + REC_HDR > b.len or not record_ok(p, b.len - sl.off, _xxh3)
+                        or rd_u64(p + 24) != s or (self.persistent and <uint8_t>p[12] != KIND_MSG)):
                     bad.append(s)
             s += 1
         if bad:
             b.flags |= BLK_KEEP
             self._remove_untracked(bad)
-            if self.hook is not None:
-                self.hook._blk_damaged(blk, bad)
-        return 0
-
-    cdef int _evict(self, uint32_t keep) except -1:
-        """Drop least-recently used sealed, fully written blocks above the cache limit."""
-        cdef size_t i, best
-        cdef BlockInfo* b
-        if self.hook is None:
-            return 0
-        while self.cached_bytes > self.cache_limit:
-            best = <size_t>-1
-            for i in range(self.nblk):
-                b = &self.blocks[i]
-                if (b.data != NULL and (b.flags & BLK_SEALED) and b.written == b.len
-                        and self.blk_base + i != keep):
-                    if best == <size_t>-1 or b.last_use < self.blocks[best].last_use:
-                        best = i
-            if best == <size_t>-1:
-                return 0
-            b = &self.blocks[best]
-            free(b.data)
-            b.data = NULL
-            b.cap = 0
-            self.cached_bytes -= b.len
-        return 0
-
-    cdef int _maybe_free_block(self, uint32_t blkno) except -1:
-        cdef size_t i = blkno - self.blk_base
-        cdef size_t k
-        cdef BlockInfo* b = &self.blocks[i]
-        if (b.live or i == self.nblk - 1 or (b.flags & (BLK_GONE | BLK_KEEP))
-                or not (b.flags & BLK_SEALED)):
-            return 0
-        # A block holding tombstones is kept until it is the oldest: its records keep older
-        # blocks' deletions durable.
-        if i != 0 and (b.flags & BLK_TOMBS):
-            return 0
-        if b.data != NULL:
-            self.cached_bytes -= b.len
-            free(b.data)
-            b.data = NULL
-        b.flags = BLK_GONE
-        if self.hook is not None:
-            self.hook._blk_removed(blkno)
-        if i == 0:
-            k = 0
-            while k < self.nblk - 1 and (self.blocks[k].flags & BLK_GONE):
-                k += 1
-            if k:
-                memmove(self.blocks, self.blocks + k, (self.nblk - k) * sizeof(BlockInfo))
-                self.nblk -= k
-                self.blk_base += <uint32_t>k
-                self._maybe_free_block(self.blk_base)
+            self.io.damaged(blk, bad)
         return 0
 
     # ------------------------------------------------------------------ slots
@@ -760,7 +264,7 @@ cdef class MsgLog:
                 memmove(self.slots, self.slots + self.sh, self.ns * sizeof(Slot))
                 self.sh = 0
             else:
-                _grow(<void**>&self.slots, &self.slot_cap, self.sh + need, 4096, sizeof(Slot))
+                grow(<void**>&self.slots, &self.slot_cap, self.sh + need, 4096, sizeof(Slot))
         while self.ns < need - 1:   # a gap: sequences that were never stored (or lost)
             s = &self.slots[self.sh + self.ns]
             s.sid = SID_NONE
@@ -790,25 +294,14 @@ cdef class MsgLog:
                 self.seq_base = seq
         self.msgs += 1
         self.total_bytes += sz
-        e = &self.subj[sid]
+        e = &self.sx.subj[sid]
         e.count += 1
         if e.count == 1:
             e.first = seq
             e.stale_first = 0
         e.last = seq
         e.stale_last = 0
-        self._blk(blk).live += 1
-        return 0
-
-    cdef int _note_tomb(self, uint64_t seq) except -1:
-        if self.tomb_n and self.tombs[2 * self.tomb_n - 1] + 1 == seq:
-            self.tombs[2 * self.tomb_n - 1] = seq
-            return 0
-        if self.tomb_n == self.tomb_cap:   # an entry is a (first, last) pair
-            _grow(<void**>&self.tombs, &self.tomb_cap, self.tomb_n + 1, 64, 2 * sizeof(uint64_t))
-        self.tombs[2 * self.tomb_n] = seq
-        self.tombs[2 * self.tomb_n + 1] = seq
-        self.tomb_n += 1
+        self.bt.at(blk).live += 1
         return 0
 
     cdef void _set_empty(self, uint64_t next_seq) noexcept:
@@ -829,9 +322,9 @@ cdef class MsgLog:
         s.sid = SID_NONE
         self.msgs -= 1
         self.total_bytes -= s.sz
-        self._subj_dec(sid, seq)
+        self.sx.dec(sid, seq)
         if self.persistent and not self.recovering:
-            self._note_tomb(seq)
+            self.tombs.add(seq)
         if self.msgs == 0:
             self._set_empty(self.last_seq + 1)
         elif seq == self.first_seq:
@@ -842,8 +335,8 @@ cdef class MsgLog:
             self.ns -= <size_t>(i - self.seq_base)
             self.seq_base = i
             self.first_seq = i
-        self._blk(blk).live -= 1
-        self._maybe_free_block(blk)
+        self.bt.at(blk).live -= 1
+        self.bt.maybe_free(blk)
         return 1
 
     cdef int _remove_untracked(self, object seqs) except -1:
@@ -869,50 +362,37 @@ cdef class MsgLog:
 
     cdef int _flush_tombs(self) except -1:
         """Record removals made since the last call as COMPACT/TOMB records (file store only)."""
-        cdef size_t i, n = 0, rl
-        cdef uint64_t a, b
+        cdef size_t n, rl
         cdef char* p
-        cdef bytes body
-        cdef uint64_t* r
         if not self.persistent or self.recovering:
-            self.tomb_n = 0
+            self.tombs.clear()
             return 0
         if self.first_seq > self.compact_to:
             self._write_compact()
-        if self.tomb_n == 0:
-            return 0
-        body = PyBytes_FromStringAndSize(NULL, self.tomb_n * 16)
-        r = <uint64_t*>PyBytes_AS_STRING(body)
-        for i in range(self.tomb_n):
-            a = self.tombs[2 * i]
-            b = self.tombs[2 * i + 1]
-            if b < self.first_seq:
-                continue
-            if a < self.first_seq:
-                a = self.first_seq
-            r[2 * n] = a
-            r[2 * n + 1] = b
-            n += 1
-        self.tomb_n = 0
+        self.tombs.drop_below(self.first_seq)   # the COMPACT record covers those
+        n = self.tombs.nruns
         if n == 0:
             return 0
         rl = REC_HDR + n * 16
-        p = self._reserve(_pad8(rl))
-        _encode(p, KIND_TOMB, NULL, 0, NULL, 0, <char*>r, n * 16, self.last_seq, 0, True)
-        self._mark_tombs(_pad8(rl))
+        p = self.bt.reserve(pad8(rl), self.last_seq + 1)
+        # the set's runs are (u64 first, u64 last) pairs: the TOMB body as it is
+        encode_record(p, KIND_TOMB, NULL, 0, NULL, 0, <char*>self.tombs.runs, n * 16, self.last_seq, 0,
+                      _xxh3)
+        self._mark_tombs(pad8(rl))
+        self.tombs.clear()
         return 0
 
     cdef int _write_compact(self) except -1:
         """A COMPACT record: every sequence below first_seq is gone, even after the blocks that
         held their tombstones are removed."""
-        cdef char* p = self._reserve(REC_HDR)
-        _encode(p, KIND_COMPACT, NULL, 0, NULL, 0, NULL, 0, self.first_seq, self.last_ts, True)
+        cdef char* p = self.bt.reserve(REC_HDR, self.last_seq + 1)
+        encode_record(p, KIND_COMPACT, NULL, 0, NULL, 0, NULL, 0, self.first_seq, self.last_ts, _xxh3)
         self._mark_tombs(REC_HDR)
         self.compact_to = self.first_seq
         return 0
 
     cdef void _mark_tombs(self, size_t n) noexcept:
-        cdef BlockInfo* b = &self.blocks[self.nblk - 1]
+        cdef BlockInfo* b = &self.bt.blocks[self.bt.nblk - 1]
         b.len += n
         b.flags |= BLK_TOMBS
 
@@ -927,7 +407,7 @@ cdef class MsgLog:
 
     cdef int _trim_subject(self, uint32_t sid) except -1:
         if self.max_per_subject > 0:
-            while self.subj[sid].count > <uint64_t>self.max_per_subject:
+            while self.sx.subj[sid].count > <uint64_t>self.max_per_subject:
                 self._remove(self._subj_first(sid))
         return 0
 
@@ -952,14 +432,16 @@ cdef class MsgLog:
         cdef char* p
         cdef BlockInfo* b
         cdef Slot* fs
+        if self.closed:
+            raise StoreClosedError()
         if self.max_msg_size > 0 and <int64_t>(hl + ml) > self.max_msg_size:
             raise MsgTooLargeError()
         if sl == 0 or sl > 65535:
             raise StoreError("invalid subject")
         h = <uint32_t>_xxh3(subj, sl)
-        sid = self._sid_lookup(subj, sl, h)
+        sid = self.sx.lookup(subj, sl, h)
         if sid != SID_NONE:
-            psmc = self.subj[sid].count
+            psmc = self.sx.subj[sid].count
         if self.discard_new:
             if self.max_per_subject > 0 and psmc >= <uint64_t>self.max_per_subject:
                 if self.discard_new_per_subject:
@@ -977,18 +459,36 @@ cdef class MsgLog:
         if ts == 0:
             ts = _now_ns()
         rl = REC_HDR + sl + hl + ml
-        pl = _pad8(rl)
-        p = self._reserve(pl)
+        pl = pad8(rl)
+        p = self.bt.reserve(pl, self.last_seq + 1)
         seq = self.last_seq + 1
-        _encode(p, KIND_MSG, subj, sl, hdr, hl, msg, ml, seq, ts, self.persistent)
-        b = &self.blocks[self.nblk - 1]
+        encode_record(p, KIND_MSG, subj, sl, hdr, hl, msg, ml, seq, ts,
+                      _xxh3 if self.persistent else NULL)
+        b = &self.bt.blocks[self.bt.nblk - 1]
         if sid == SID_NONE:
-            sid = self._sid_add(subj, sl)
-        self._push_slot(seq, self.blk_base + <uint32_t>(self.nblk - 1), <uint32_t>b.len, sid, sz, ts)
+            sid = self.sx.add(subj, sl)
+        self._push_slot(seq, self.bt.blk_base + <uint32_t>(self.bt.nblk - 1), <uint32_t>b.len, sid, sz, ts)
         b.len += pl
         self._trim_subject(sid)
         self._trim_front()
         return seq
+
+    cdef int commit_c(self) except -1:
+        self._flush_tombs()
+        if self.bt.nblk and self.io.commit(self.bt.blk_base + <uint32_t>(self.bt.nblk - 1),
+                                        &self.bt.blocks[self.bt.nblk - 1]):
+            self.committed_seq = self.last_seq
+        return 0
+
+    def commit(self):
+        """commit_c() for Python callers (tests)."""
+        self.commit_c()
+
+    def _write_active(self):
+        """End of a Python-level operation: the active block's new records go to the block IO."""
+        if self.bt.nblk:
+            self.io.write(self.bt.blk_base + <uint32_t>(self.bt.nblk - 1), &self.bt.blocks[self.bt.nblk - 1])
+        self.committed_seq = self.last_seq
 
     def append(self, subject, data, hdr=None, int64_t ts=0):
         """Store one message; returns (seq, ts)."""
@@ -1054,25 +554,29 @@ cdef class MsgLog:
         s = self._slot(seq)
         if s == NULL or s.sid == SID_NONE:
             return 0
-        _fill_view(d + s.off, seq, s.ts, out)
+        fill_view(d + s.off, seq, s.ts, out)
         return 1
 
-    cdef int _filter_mode(self, SubjectFilter f, uint32_t* lit) except -1:
-        cdef bytes p
+    cdef inline int _filter_mode(self, SubjectFilter f, uint32_t* lit) except -1:
+        # inline: next_msg runs it once per message a consumer reads
         if f is None or f.match_all:
             return 0
         if f.literal:
-            p = f.pattern
-            lit[0] = self._sid_lookup(PyBytes_AS_STRING(p), PyBytes_GET_SIZE(p),
-                                      <uint32_t>_xxh3(PyBytes_AS_STRING(p), PyBytes_GET_SIZE(p)))
+            lit[0] = self._literal_sid(f.pattern)
             return 1
         return 2
+
+    cdef uint32_t _literal_sid(self, bytes subject) noexcept:
+        cdef const char* p = PyBytes_AS_STRING(subject)
+        cdef Py_ssize_t n = PyBytes_GET_SIZE(subject)
+        return self.sx.lookup(p, n, <uint32_t>_xxh3(p, n))
 
     cdef int next_msg(self, uint64_t* seq, SubjectFilter flt, MsgView* out) except -1:
         cdef uint64_t s = seq[0], end = self.last_seq
         cdef uint32_t lit = SID_NONE
         cdef int mode = self._filter_mode(flt, &lit)
         cdef Slot* sl
+        cdef SubjectIndex sx = self.sx   # a local: no reference taken per message
         if s < self.first_seq:
             s = self.first_seq
         if mode == 1:
@@ -1083,7 +587,7 @@ cdef class MsgLog:
             end = self._subj_last(lit)
         while s <= end and s - self.seq_base < self.ns:
             sl = &self.slots[self.sh + (s - self.seq_base)]
-            if _wanted(self, sl.sid, mode, lit, flt):
+            if _wanted(sx, sl.sid, mode, lit, flt):
                 if self.view(s, out):
                     seq[0] = s
                     return 1
@@ -1098,6 +602,7 @@ cdef class MsgLog:
         cdef uint32_t lit = SID_NONE
         cdef int mode = self._filter_mode(flt, &lit)
         cdef Slot* sl
+        cdef SubjectIndex sx = self.sx   # a local: no reference taken per message
         if self.msgs == 0 or s < self.first_seq:
             return 0
         if s > self.last_seq:
@@ -1109,7 +614,7 @@ cdef class MsgLog:
                 s = self._subj_last(lit)
         while s >= self.first_seq:
             sl = &self.slots[self.sh + (s - self.seq_base)]
-            if _wanted(self, sl.sid, mode, lit, flt):
+            if _wanted(sx, sl.sid, mode, lit, flt):
                 if self.view(s, out):
                     return 1
             s -= 1
@@ -1141,9 +646,9 @@ cdef class MsgLog:
         if type(filter) is bytes:
             p = PyBytes_AS_STRING(filter)
             n = PyBytes_GET_SIZE(filter)
-            if n and not (n == 1 and p[0] == b'>') and _is_literal(p, n):
+            if not is_match_all_c(p, n) and is_literal_c(p, n):
                 # KV "get": one hash probe, no filter object
-                sid = self._sid_lookup(p, n, <uint32_t>_xxh3(p, n))
+                sid = self.sx.lookup(p, n, <uint32_t>_xxh3(p, n))
                 if sid != SID_NONE and self.view(self._subj_last(sid), &v):
                     return _mk(&v)
                 raise MsgNotFoundError()
@@ -1190,37 +695,37 @@ cdef class MsgLog:
         blk = s.blk
         off = s.off
         p = self._blk_data(blk) + off
-        rl = _u32(p + 8)
-        memset(p + REC_HDR, 0, _pad8(rl) - REC_HDR)
+        rl = rd_u32(p + 8)
+        memset(p + REC_HDR, 0, pad8(rl) - REC_HDR)
         p[12] = KIND_ERASED
         (<uint64_t*>p)[0] = _xxh3(p + 8, rl - 8) if self.persistent else 0
         self._remove(seq)
         self._flush_tombs()
-        return blk, off, _pad8(rl)
+        return blk, off, pad8(rl)
 
     def purge(self):
         """Remove everything; last_seq stays. Returns the number removed."""
         cdef uint64_t n = self.msgs
         cdef uint32_t blkno
         cdef BlockInfo* b
-        self.tomb_n = 0
+        self.tombs.clear()
         self.msgs = 0
         self.total_bytes = 0
         self._set_empty(self.last_seq + 1)
-        self._reset_subjects()
+        self.sx.reset()
         # The new active block (with a COMPACT record) exists before old files go.
         old = self._blocks()
-        self._new_block(0)
+        self.bt.new_block(0, self.last_seq + 1)
         if self.persistent:
             self._write_compact()
         for blkno in old:
-            if blkno < self.blk_base:
+            if blkno < self.bt.blk_base:
                 continue
-            b = self._blk(blkno)
+            b = self.bt.at(blkno)
             if not (b.flags & BLK_GONE):
                 b.live = 0
                 b.flags = (b.flags | BLK_SEALED) & ~BLK_TOMBS
-                self._maybe_free_block(blkno)
+                self.bt.maybe_free(blkno)
         return n
 
     def compact(self, uint64_t seq):
@@ -1245,6 +750,7 @@ cdef class MsgLog:
         cdef int mode = self._filter_mode(f, &lit)
         cdef uint64_t total, todo, s, removed = 0, end
         cdef Slot* sl
+        cdef SubjectIndex sx = self.sx   # a local: no reference taken per message
         if mode == 0 and keep == 0:
             if seq == 0:
                 return self.purge()
@@ -1266,7 +772,7 @@ cdef class MsgLog:
             if seq and s >= seq:
                 break
             sl = &self.slots[self.sh + (s - self.seq_base)]
-            if _wanted(self, sl.sid, mode, lit, f):
+            if _wanted(sx, sl.sid, mode, lit, f):
                 self._remove(s)
                 removed += 1
             s += 1
@@ -1295,7 +801,7 @@ cdef class MsgLog:
         cdef uint64_t before = self.msgs
         cdef size_t sid
         if self.max_per_subject > 0:
-            for sid in range(self.subj_n):
+            for sid in range(self.sx.subj_n):
                 self._trim_subject(<uint32_t>sid)
         self._trim_front()
         self._flush_tombs()
@@ -1332,6 +838,7 @@ cdef class MsgLog:
         cdef uint64_t n = 0, s, end = self.last_seq
         cdef size_t sid
         cdef Slot* sl
+        cdef SubjectIndex sx = self.sx   # a local: no reference taken per message
         if self.msgs == 0:
             return 0
         if start < self.first_seq:
@@ -1339,8 +846,8 @@ cdef class MsgLog:
         if last_per_subject:
             if mode == 1:
                 return 1 if lit != SID_NONE and self._subj_last(lit) >= start else 0
-            for sid in range(self.subj_n):
-                if self.subj[sid].count and (mode == 0 or f.matches(self, <uint32_t>sid)):
+            for sid in range(self.sx.subj_n):
+                if self.sx.subj[sid].count and (mode == 0 or f.matches(sx, <uint32_t>sid)):
                     if self._subj_last(<uint32_t>sid) >= start:
                         n += 1
             return n
@@ -1350,17 +857,17 @@ cdef class MsgLog:
             if lit == SID_NONE:
                 return 0
             if start <= self._subj_first(lit):
-                return self.subj[lit].count
+                return self.sx.subj[lit].count
             end = self._subj_last(lit)
-        elif mode == 2 and start == self.first_seq and self.num_subjects < self.msgs:
-            for sid in range(self.subj_n):
-                if self.subj[sid].count and f.matches(self, <uint32_t>sid):
-                    n += self.subj[sid].count
+        elif mode == 2 and start == self.first_seq and self.sx.num_subjects < self.msgs:
+            for sid in range(self.sx.subj_n):
+                if self.sx.subj[sid].count and f.matches(sx, <uint32_t>sid):
+                    n += self.sx.subj[sid].count
             return n
         s = start
         while s <= end:
             sl = &self.slots[self.sh + (s - self.seq_base)]
-            if _wanted(self, sl.sid, mode, lit, f):
+            if _wanted(sx, sl.sid, mode, lit, f):
                 n += 1
             s += 1
         return n
@@ -1368,46 +875,46 @@ cdef class MsgLog:
     def subjects_state(self, filter=b">"):
         """{subject: (msgs, first_seq, last_seq)} for subjects matching filter."""
         cdef SubjectFilter f = _as_filter(filter)
+        cdef SubjectIndex sx = self.sx
         cdef dict out = {}
         cdef size_t sid
         cdef SubjEntry* e
-        for sid in range(self.subj_n):
-            e = &self.subj[sid]
-            if e.count and f.matches(self, <uint32_t>sid):
-                out[PyBytes_FromStringAndSize(self.arena + e.name_off, e.name_len)] = (
+        for sid in range(self.sx.subj_n):
+            e = &self.sx.subj[sid]
+            if e.count and f.matches(sx, <uint32_t>sid):
+                out[PyBytes_FromStringAndSize(self.sx.arena + e.name_off, e.name_len)] = (
                     e.count, self._subj_first(<uint32_t>sid), self._subj_last(<uint32_t>sid))
         return out
 
     def subject_index_bytes(self):
         """Heap bytes the per-subject index uses (entries + hash table + names)."""
-        return (self.subj_cap * sizeof(SubjEntry) + self.hcap * sizeof(uint32_t) + self.arena_cap
-                + self.free_cap * sizeof(uint32_t))
+        return self.sx.bytes_used()
 
     def index_bytes(self):
         return self.slot_cap * sizeof(Slot)
 
-    # ------------------------------------------------------------------ hooks' helpers
+    # ------------------------------------------------------------------ the stores' helpers
 
     def _blk_info(self, uint32_t blk):
         """(len, written, first_seq, live, flags, cached) of a block, or None if unknown/gone."""
         cdef BlockInfo* b
-        if blk < self.blk_base or blk - self.blk_base >= self.nblk:
+        if blk < self.bt.blk_base or blk - self.bt.blk_base >= self.bt.nblk:
             return None
-        b = self._blk(blk)
+        b = self.bt.at(blk)
         if b.flags & BLK_GONE:
             return None
         return b.len, b.written, b.first_seq, b.live, b.flags, b.data != NULL
 
     def _blocks(self):
         """Block numbers present, oldest first."""
-        return [self.blk_base + i for i in range(self.nblk) if not (self.blocks[i].flags & BLK_GONE)]
+        return [self.bt.blk_base + i for i in range(self.bt.nblk) if not (self.bt.blocks[i].flags & BLK_GONE)]
 
     def _active_blk(self):
-        return self.blk_base + self.nblk - 1 if self.nblk else None
+        return self.bt.blk_base + self.bt.nblk - 1 if self.bt.nblk else None
 
     def _blk_write(self, uint32_t blk, int fd):
         """write(2) the block's unwritten tail to fd; returns bytes written."""
-        cdef BlockInfo* b = self._blk(blk)
+        cdef BlockInfo* b = self.bt.at(blk)
         cdef ssize_t r
         cdef size_t total = 0
         while b.written < b.len:
@@ -1423,7 +930,7 @@ cdef class MsgLog:
     def _blk_bytes(self, uint32_t blk, size_t off=0, size_t n=<size_t>-1):
         """A copy of block bytes [off, off+n) (loads the block)."""
         cdef char* d = self._blk_data(blk)
-        cdef BlockInfo* b = self._blk(blk)
+        cdef BlockInfo* b = self.bt.at(blk)
         if off > b.len:
             off = b.len
         if n > b.len - off:
@@ -1431,7 +938,7 @@ cdef class MsgLog:
         return PyBytes_FromStringAndSize(d + off, n)
 
     def _blk_set_written(self, uint32_t blk):
-        cdef BlockInfo* b = self._blk(blk)
+        cdef BlockInfo* b = self.bt.at(blk)
         b.written = b.len
 
     # ------------------------------------------------------------------ recovery
@@ -1456,19 +963,19 @@ cdef class MsgLog:
         cdef bint damaged = False
         cdef const uint64_t* r
         cdef list bad = [], gaps = []
-        if self.nblk == 0:
-            self.blk_base = blkno
-        while self.blk_base + self.nblk < blkno:   # missing numbers: removed blocks
-            self._register_block(0)
-            self.blocks[self.nblk - 1].flags = BLK_GONE
-        if n >= BLK_HDR and memcmp(d, b"NXB1", 4) == 0 and _xxh3(d, 16) == _u64(d + 16):
-            hdr_first = _u64(d + 8)
+        if self.bt.nblk == 0:
+            self.bt.blk_base = blkno
+        while self.bt.blk_base + self.bt.nblk < blkno:   # missing numbers: removed blocks
+            self.bt.register(0)
+            self.bt.blocks[self.bt.nblk - 1].flags = BLK_GONE
+        if block_header_ok(d, n, _xxh3):
+            hdr_first = rd_u64(d + 8)
             valid_end = BLK_HDR
         else:
             bad.append((0, BLK_HDR))
             damaged = True
-        self._register_block(hdr_first)
-        blk = &self.blocks[self.nblk - 1]
+        self.bt.register(hdr_first)
+        blk = &self.bt.blocks[self.bt.nblk - 1]
         blk.data = <char*>malloc(n if n else 1)
         if blk.data == NULL:
             raise MemoryError()
@@ -1478,21 +985,21 @@ cdef class MsgLog:
             self._skip_to(hdr_first - 1)
         off = BLK_HDR
         while off + REC_HDR <= n:
-            if not _rec_ok(d + off, n - off):
-                if _all_zero(d + off, n - off):
+            if not record_ok(d + off, n - off, _xxh3):
+                if all_zero(d + off, n - off):
                     break   # preallocated, never written
                 start = off
                 off += 8
-                while off + REC_HDR <= n and not _rec_ok(d + off, n - off):
+                while off + REC_HDR <= n and not record_ok(d + off, n - off, _xxh3):
                     off += 8
                 if off + REC_HDR > n:
                     off = n
                 bad.append((start, off))
                 damaged = True
                 continue
-            rl = _u32(d + off + 8)
+            rl = rd_u32(d + off + 8)
             kind = <uint8_t>d[off + 12]
-            seq = _u64(d + off + 24)
+            seq = rd_u64(d + off + 24)
             if kind == KIND_MSG or kind == KIND_ERASED:
                 if seq <= self.last_seq:
                     pass    # duplicate or out of order: never served twice
@@ -1504,17 +1011,17 @@ cdef class MsgLog:
                         gaps.append((self.last_seq + 1, seq - 1))
                     damaged = False
                     sl = (<const uint16_t*>(d + off + 14))[0]
-                    hl = _u32(d + off + 16)
+                    hl = rd_u32(d + off + 16)
                     h = <uint32_t>_xxh3(d + off + REC_HDR, sl)
-                    sid = self._sid_lookup(d + off + REC_HDR, sl, h)
+                    sid = self.sx.lookup(d + off + REC_HDR, sl, h)
                     if sid == SID_NONE:
-                        sid = self._sid_add(d + off + REC_HDR, sl)
+                        sid = self.sx.add(d + off + REC_HDR, sl)
                     self._push_slot(seq, blkno, <uint32_t>off, sid,
                                     self._msg_size(sl, hl, rl - REC_HDR - sl - hl),
                                     (<const int64_t*>(d + off + 32))[0])
             elif kind == KIND_TOMB:
-                self._blk(blkno).flags |= BLK_TOMBS
-                nb = (rl - REC_HDR - (<const uint16_t*>(d + off + 14))[0] - _u32(d + off + 16)) // 16
+                self.bt.at(blkno).flags |= BLK_TOMBS
+                nb = (rl - REC_HDR - (<const uint16_t*>(d + off + 14))[0] - rd_u32(d + off + 16)) // 16
                 r = <const uint64_t*>(d + off + REC_HDR)
                 for i in range(nb):
                     a = r[2 * i]
@@ -1527,7 +1034,7 @@ cdef class MsgLog:
                         self._remove(a)
                         a += 1
             elif kind == KIND_COMPACT:
-                self._blk(blkno).flags |= BLK_TOMBS
+                self.bt.at(blkno).flags |= BLK_TOMBS
                 while self.msgs and self.first_seq < seq:
                     self._drop_front()
                 if seq > self.last_seq + 1:
@@ -1536,11 +1043,11 @@ cdef class MsgLog:
                     self.last_ts = (<const int64_t*>(d + off + 32))[0]
                 if seq > self.compact_to:
                     self.compact_to = seq
-            off += _pad8(rl)
+            off += pad8(rl)
             valid_end = off
-        if off < n and not _all_zero(d + off, n - off) and not (bad and bad[len(bad) - 1][1] == n):
+        if off < n and not all_zero(d + off, n - off) and not (bad and bad[len(bad) - 1][1] == n):
             bad.append((off, n))
-        blk = self._blk(blkno)
+        blk = self.bt.at(blkno)
         if bad and (sealed or bad[len(bad) - 1][1] != n or len(bad) > 1):
             blk.flags |= BLK_KEEP
         blk.len = n if sealed else valid_end
@@ -1549,20 +1056,9 @@ cdef class MsgLog:
         blk.written = blk.len
         if sealed:
             blk.flags |= BLK_SEALED
-            self.cached_bytes += blk.len
-            self._evict(blkno)
+            self.bt.cached_bytes += blk.len
+            self.bt.evict(blkno)
         return valid_end, bad, gaps
-
-    cdef int _register_block(self, uint64_t first_seq) except -1:
-        """Append a zeroed entry to the block table (the caller fills it in)."""
-        cdef BlockInfo* b
-        if self.nblk == self.blk_cap:
-            _grow(<void**>&self.blocks, &self.blk_cap, self.nblk + 1, 64, sizeof(BlockInfo))
-        b = &self.blocks[self.nblk]
-        memset(b, 0, sizeof(BlockInfo))
-        b.first_seq = first_seq
-        self.nblk += 1
-        return 0
 
     cdef int _skip_to(self, uint64_t last) except -1:
         """Advance last_seq over sequences with no message (purged/compacted/erased/lost)."""
@@ -1579,26 +1075,24 @@ cdef class MsgLog:
         """Finish recovery: free empty blocks, leave the last block writable if it is raw."""
         cdef size_t i
         self.recovering = False
-        self.tomb_n = 0
+        self.tombs.clear()
         if self.compact_to < self.first_seq:
             self.compact_to = self.first_seq
-        for i in range(self.nblk - 1, -1, -1):
-            if i < self.nblk and not (self.blocks[i].flags & BLK_GONE):
-                self._maybe_free_block(self.blk_base + <uint32_t>i)
-        self._evict(SID_NONE)
+        for i in range(self.bt.nblk - 1, -1, -1):
+            if i < self.bt.nblk and not (self.bt.blocks[i].flags & BLK_GONE):
+                self.bt.maybe_free(self.bt.blk_base + <uint32_t>i)
+        self.bt.evict(NO_BLOCK)
 
     def _reset(self):
         """Forget everything (before a rescan)."""
         self._free_all()
-        self.nblk = self.blk_cap = self.ns = self.sh = self.slot_cap = 0
-        self.blk_base = 0
-        self.cached_bytes = 0
+        self.ns = self.sh = self.slot_cap = 0
         self.seq_base = self.first_seq = 1
         self.last_seq = 0
         self.last_ts = 0
         self.msgs = self.total_bytes = 0
         self.compact_to = 1
-        self._reset_subjects()
+        self.sx.reset()
 
     def _slot_info(self, uint64_t seq):
         """(blk, off, sz, ts) of a stored message, or None."""
@@ -1610,13 +1104,13 @@ cdef class MsgLog:
     def _rollback_unwritten(self, uint32_t blk):
         """Forget the messages of block blk that write(2) did not take (disk full): they were
         never stored. Returns the offset the file must be cut back to."""
-        cdef BlockInfo* b = self._blk(blk)
+        cdef BlockInfo* b = self.bt.at(blk)
         cdef uint64_t s = self.last_seq, new_last = self.last_seq, q
         cdef size_t cut = b.len
         cdef Slot* sl
         while s >= self.seq_base and s - self.seq_base < self.ns:
             sl = &self.slots[self.sh + (s - self.seq_base)]
-            if sl.blk != blk or sl.off < BLK_HDR or sl.off + _pad8(_u32(b.data + sl.off + 8)) <= b.written:
+            if sl.blk != blk or sl.off < BLK_HDR or sl.off + pad8(rd_u32(b.data + sl.off + 8)) <= b.written:
                 break
             cut = sl.off
             new_last = s - 1
@@ -1629,8 +1123,8 @@ cdef class MsgLog:
                 sl = &self.slots[self.sh + (q - self.seq_base)]
                 if sl.blk != blk or sl.off < BLK_HDR:
                     break
-                if sl.off + _pad8(_u32(b.data + sl.off + 8)) <= cut:
-                    cut = sl.off + _pad8(_u32(b.data + sl.off + 8))
+                if sl.off + pad8(rd_u32(b.data + sl.off + 8)) <= cut:
+                    cut = sl.off + pad8(rd_u32(b.data + sl.off + 8))
                     break
                 q -= 1
         self._remove_untracked(range(new_last + 1, self.last_seq + 1))
@@ -1640,10 +1134,10 @@ cdef class MsgLog:
             self.ns = <size_t>(new_last - self.seq_base + 1)
             self.last_ts = self.slots[self.sh + self.ns - 1].ts
         self.last_seq = new_last
-        b = self._blk(blk)
+        b = self.bt.at(blk)
         b.len = cut
         b.written = cut
-        self.tomb_n = 0
+        self.tombs.clear()
         return cut
 
     def _skip_seqs(self, uint64_t last):
@@ -1677,33 +1171,34 @@ cdef class MsgLog:
         return out
 
     def _detach(self):
-        """Drop the hook (breaks the store <-> log reference cycle on close)."""
-        self.hook = None
+        """Drop the block IO (breaks the store <-> io reference cycle on close)."""
+        self.io = BlockIO()
+        self.bt.io = self.io
 
     def _evict_now(self):
-        self._evict(SID_NONE)
+        self.bt.evict(NO_BLOCK)
 
     def _unseal_last(self):
         """Make the newest block the active (appendable) one again."""
         cdef BlockInfo* b
-        if self.nblk == 0:
+        if self.bt.nblk == 0:
             return False
-        b = &self.blocks[self.nblk - 1]
+        b = &self.bt.blocks[self.bt.nblk - 1]
         if b.flags & BLK_GONE:
             return False
         if b.flags & BLK_SEALED:
             b.flags &= ~BLK_SEALED
             if b.data != NULL:
-                self.cached_bytes -= b.len
+                self.bt.cached_bytes -= b.len
         return True
 
     def _seal_last(self):
         cdef BlockInfo* b
-        if self.nblk and not (self.blocks[self.nblk - 1].flags & (BLK_SEALED | BLK_GONE)):
-            b = &self.blocks[self.nblk - 1]
+        if self.bt.nblk and not (self.bt.blocks[self.bt.nblk - 1].flags & (BLK_SEALED | BLK_GONE)):
+            b = &self.bt.blocks[self.bt.nblk - 1]
             b.flags |= BLK_SEALED
             if b.data != NULL:
-                self.cached_bytes += b.len
+                self.bt.cached_bytes += b.len
 
     # ------------------------------------------------------------------ index checkpoint
 
@@ -1711,10 +1206,10 @@ cdef class MsgLog:
         """Serialize the whole index (see docs/storage.rst, "index.nxi")."""
         cdef size_t head = 128
         cdef size_t sz_slots = self.ns * sizeof(Slot)
-        cdef size_t sz_blocks = self.nblk * 40
-        cdef size_t sz_subj = self.subj_n * sizeof(SubjEntry)
-        cdef size_t sz_free = self.free_n * 4
-        cdef size_t total = head + sz_slots + sz_blocks + sz_subj + self.arena_len + sz_free + 8
+        cdef size_t sz_blocks = self.bt.nblk * 40
+        cdef size_t sz_subj = self.sx.subj_n * sizeof(SubjEntry)
+        cdef size_t sz_free = self.sx.free_n * 4
+        cdef size_t total = head + sz_slots + sz_blocks + sz_subj + self.sx.arena_len + sz_free + 8
         cdef bytes out = PyBytes_FromStringAndSize(NULL, total)
         cdef char* p = PyBytes_AS_STRING(out)
         cdef uint64_t* h = <uint64_t*>p
@@ -1724,38 +1219,38 @@ cdef class MsgLog:
         memcpy(p, b"NXI1", 4)
         (<uint32_t*>(p + 4))[0] = 1
         h[1] = self.ns
-        h[2] = self.nblk
-        h[3] = self.subj_n
-        h[4] = self.arena_len
-        h[5] = self.free_n
+        h[2] = self.bt.nblk
+        h[3] = self.sx.subj_n
+        h[4] = self.sx.arena_len
+        h[5] = self.sx.free_n
         h[6] = self.seq_base
         h[7] = self.first_seq
         h[8] = self.last_seq
         h[9] = <uint64_t>self.last_ts
         h[10] = self.msgs
         h[11] = self.total_bytes
-        h[12] = self.blk_base
+        h[12] = self.bt.blk_base
         h[13] = self.compact_to
-        h[14] = self.num_subjects
+        h[14] = self.sx.num_subjects
         h[15] = sizeof(Slot) | (sizeof(SubjEntry) << 16)
         o = head
         if sz_slots:
             memcpy(p + o, self.slots + self.sh, sz_slots)
         o += sz_slots
-        for i in range(self.nblk):
-            b = &self.blocks[i]
+        for i in range(self.bt.nblk):
+            b = &self.bt.blocks[i]
             (<uint64_t*>(p + o))[0] = b.len
             (<uint64_t*>(p + o + 8))[0] = b.first_seq
             (<uint64_t*>(p + o + 16))[0] = b.live
             (<uint64_t*>(p + o + 24))[0] = b.flags
             (<uint64_t*>(p + o + 32))[0] = 0
             o += 40
-        memcpy(p + o, self.subj, sz_subj)
+        memcpy(p + o, self.sx.subj, sz_subj)
         o += sz_subj
-        memcpy(p + o, self.arena, self.arena_len)
-        o += self.arena_len
+        memcpy(p + o, self.sx.arena, self.sx.arena_len)
+        o += self.sx.arena_len
         if sz_free:
-            memcpy(p + o, self.free_sids, sz_free)
+            memcpy(p + o, self.sx.free_sids, sz_free)
         o += sz_free
         (<uint64_t*>(p + o))[0] = _xxh3(p, o)
         return out
@@ -1771,53 +1266,52 @@ cdef class MsgLog:
         cdef const uint64_t* h = <const uint64_t*>p
         cdef size_t ns, nblk, subj_n, arena_len, free_n, o, need, i, cap
         cdef BlockInfo* b
-        if n < 136 or memcmp(p, b"NXI1", 4) != 0 or _u32(p + 4) != 1:
+        if n < 136 or memcmp(p, b"NXI1", 4) != 0 or rd_u32(p + 4) != 1:
             raise ValueError("not an index checkpoint")
         if h[15] != (sizeof(Slot) | (sizeof(SubjEntry) << 16)):
             raise ValueError("index layout differs")
         ns, nblk, subj_n, arena_len, free_n = h[1], h[2], h[3], h[4], h[5]
         need = 128 + ns * sizeof(Slot) + nblk * 40 + subj_n * sizeof(SubjEntry) + arena_len + free_n * 4 + 8
-        if need != n or _xxh3(p, n - 8) != _u64(p + n - 8):
+        if need != n or _xxh3(p, n - 8) != rd_u64(p + n - 8):
             raise ValueError("index checksum mismatch")
         self._free_all()
-        self.nblk = self.blk_cap = self.ns = self.sh = self.slot_cap = 0
-        self.cached_bytes = 0
+        self.ns = self.sh = self.slot_cap = 0
         o = 128
-        self.slots = <Slot*>_alloc_copy(p + o, ns, 4096, sizeof(Slot), &self.slot_cap)
+        self.slots = <Slot*>alloc_copy(p + o, ns, 4096, sizeof(Slot), &self.slot_cap)
         self.ns = ns
         o += ns * sizeof(Slot)
         self.seq_base, self.first_seq, self.last_seq = h[6], h[7], h[8]
         self.last_ts = <int64_t>h[9]
         self.msgs, self.total_bytes = h[10], h[11]
-        self.blk_base = <uint32_t>h[12]
+        self.bt.blk_base = <uint32_t>h[12]
         self.compact_to = h[13]
         table = []
         for i in range(nblk):
-            self._register_block(_u64(p + o + 8))
-            b = &self.blocks[self.nblk - 1]
-            b.len = _u64(p + o)
+            self.bt.register(rd_u64(p + o + 8))
+            b = &self.bt.blocks[self.bt.nblk - 1]
+            b.len = rd_u64(p + o)
             b.written = b.len
-            b.live = _u64(p + o + 16)
-            b.flags = <uint32_t>_u64(p + o + 24)
-            table.append((self.blk_base + i, b.len, b.flags))
+            b.live = rd_u64(p + o + 16)
+            b.flags = <uint32_t>rd_u64(p + o + 24)
+            table.append((self.bt.blk_base + i, b.len, b.flags))
             o += 40
-        self.subj = <SubjEntry*>_alloc_copy(p + o, subj_n, 1024, sizeof(SubjEntry), &self.subj_cap)
-        self.subj_n = subj_n
+        self.sx.subj = <SubjEntry*>alloc_copy(p + o, subj_n, 1024, sizeof(SubjEntry), &self.sx.subj_cap)
+        self.sx.subj_n = subj_n
         o += subj_n * sizeof(SubjEntry)
-        self.arena = <char*>_alloc_copy(p + o, arena_len, 1 << 16, 1, &self.arena_cap)
-        self.arena_len = arena_len
-        self.arena_garbage = 0
+        self.sx.arena = <char*>alloc_copy(p + o, arena_len, 1 << 16, 1, &self.sx.arena_cap)
+        self.sx.arena_len = arena_len
+        self.sx.arena_garbage = 0
         o += arena_len
-        self.free_cap = free_n if free_n else 0
-        self.free_n = free_n
-        self.free_sids = <uint32_t*>malloc(free_n * 4) if free_n else NULL
+        self.sx.free_cap = free_n if free_n else 0
+        self.sx.free_n = free_n
+        self.sx.free_sids = <uint32_t*>malloc(free_n * 4) if free_n else NULL
         if free_n:
-            memcpy(self.free_sids, p + o, free_n * 4)
-        self.num_subjects = h[14]
+            memcpy(self.sx.free_sids, p + o, free_n * 4)
+        self.sx.num_subjects = h[14]
         cap = 1024
-        while cap * 3 < (self.num_subjects + 1) * 4:
+        while cap * 3 < (self.sx.num_subjects + 1) * 4:
             cap *= 2
-        self.htab = NULL
-        self._rehash(cap)
-        self.subj_gen += 1
+        self.sx.htab = NULL
+        self.sx._rehash(cap)
+        self.sx.subj_gen += 1
         return table

@@ -2,6 +2,30 @@
 # CONNECT/PUB/HPUB/SUB/UNSUB/PING/PONG; a client reads INFO/MSG/HMSG/+OK/-ERR/PING/PONG).
 # Subclasses override the on_* hooks in Cython; the vtable call keeps the hot path in C.
 
+# Which side of which connection a parser reads: each role has its own operation table
+# (parser.pyx: ROLES). A server reads clients (ROLE_CLIENT), routes and leaf nodes; natsx bench's
+# load generator reads a server (ROLE_CLIENT_SIDE).
+cpdef enum Role:
+    ROLE_CLIENT = 0         # CONNECT PUB HPUB SUB UNSUB PING PONG (+OK -ERR INFO, as nats-server)
+    ROLE_CLIENT_SIDE = 1    # INFO MSG HMSG +OK -ERR PING PONG (and the client ops, harmlessly)
+    ROLE_ROUTE = 2          # empty until routes: RS+ RS- RMSG will go here
+    ROLE_LEAF = 3           # empty until leaf nodes: LS+ LS- LMSG will go here
+
+# One operation a role accepts.
+cdef struct OpSpec:
+    const char* name        # lower case
+    int name_len
+    int kind                # parser.pyx's OpKind
+    int after               # parser.pyx's After: what must follow the name
+
+# A role's operation table (parser.pyx's quick_op finds the operation nearly every line of a role
+# starts with, PUB or MSG, without walking it).
+cdef struct RoleSpec:
+    const OpSpec* ops
+    int nops
+    # nats-server allows routes, leafs and gateways 16 times max_control_line (overMaxControlLineLimit).
+    int control_line_factor
+
 # Parse errors, in nats-server's words where it sends one.
 cpdef enum ParseError:
     PE_NONE = 0
@@ -17,7 +41,8 @@ cpdef enum ParseResult:
 
 cdef class Parser:
     cdef int state
-    cdef bint client_side              # accept MSG/HMSG/INFO (client role) instead of server ops
+    cdef readonly int role             # a Role; set with set_role()
+    cdef const RoleSpec* spec          # the role's operation table
     cdef public bint require_connect   # the first operation must be CONNECT (auth pending)
     cdef public Py_ssize_t max_control_line
     cdef public bint trace             # report every control line and payload to on_trace (-V)
@@ -35,6 +60,7 @@ cdef class Parser:
     cdef const char* size_tok
     cdef const char* hdr_tok
 
+    cdef void set_role(self, int role) noexcept
     cdef int feed(self, const char* buf, Py_ssize_t n) except -1
     cdef int _line(self, const char* line, Py_ssize_t n) except -1
     cdef int _msg_args(self, const char* line, Py_ssize_t a, Py_ssize_t end) except -1

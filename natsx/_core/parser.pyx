@@ -29,26 +29,37 @@ cdef enum OpKind:
 cdef enum After:
     A_SPACE, A_ARG, A_ANY
 
-cdef struct OpSpec:
-    const char* name     # lower case
-    int name_len
-    int kind
-    int after
-    bint client_only
+# The operation tables, one per Role (parser.pxd). A role's table is all it accepts: any other
+# operation is 'Unknown Protocol Operation', as in nats-server's parser for that connection kind.
+cdef OpSpec[10] CLIENT_OPS
+CLIENT_OPS[0] = OpSpec(b"pub", 3, K_PUB, A_SPACE)
+CLIENT_OPS[1] = OpSpec(b"hpub", 4, K_HPUB, A_SPACE)
+CLIENT_OPS[2] = OpSpec(b"sub", 3, K_SUB, A_SPACE)
+CLIENT_OPS[3] = OpSpec(b"unsub", 5, K_UNSUB, A_SPACE)
+CLIENT_OPS[4] = OpSpec(b"ping", 4, K_PING, A_ANY)
+CLIENT_OPS[5] = OpSpec(b"pong", 4, K_PONG, A_ANY)
+CLIENT_OPS[6] = OpSpec(b"connect", 7, K_CONNECT, A_ARG)
+CLIENT_OPS[7] = OpSpec(b"info", 4, K_INFO, A_ARG)
+CLIENT_OPS[8] = OpSpec(b"+ok", 3, K_OK, A_ANY)
+CLIENT_OPS[9] = OpSpec(b"-err", 4, K_ERR, A_SPACE)
 
-cdef OpSpec[12] OPS
-OPS[0] = OpSpec(b"pub", 3, K_PUB, A_SPACE, False)
-OPS[1] = OpSpec(b"hpub", 4, K_HPUB, A_SPACE, False)
-OPS[2] = OpSpec(b"sub", 3, K_SUB, A_SPACE, False)
-OPS[3] = OpSpec(b"unsub", 5, K_UNSUB, A_SPACE, False)
-OPS[4] = OpSpec(b"ping", 4, K_PING, A_ANY, False)
-OPS[5] = OpSpec(b"pong", 4, K_PONG, A_ANY, False)
-OPS[6] = OpSpec(b"connect", 7, K_CONNECT, A_ARG, False)
-OPS[7] = OpSpec(b"info", 4, K_INFO, A_ARG, False)
-OPS[8] = OpSpec(b"+ok", 3, K_OK, A_ANY, False)
-OPS[9] = OpSpec(b"-err", 4, K_ERR, A_SPACE, False)
-OPS[10] = OpSpec(b"msg", 3, K_MSG, A_SPACE, True)
-OPS[11] = OpSpec(b"hmsg", 4, K_HMSG, A_SPACE, True)
+# A client reading a server: MSG/HMSG first (the quick op), then everything a server reads.
+cdef OpSpec[12] CLIENT_SIDE_OPS
+CLIENT_SIDE_OPS[0] = OpSpec(b"msg", 3, K_MSG, A_SPACE)
+CLIENT_SIDE_OPS[1] = OpSpec(b"hmsg", 4, K_HMSG, A_SPACE)
+cdef int _i
+for _i in range(10):
+    CLIENT_SIDE_OPS[2 + _i] = CLIENT_OPS[_i]
+
+# quick_op's fast path returns index 0 of these two tables.
+assert CLIENT_OPS[0].kind == K_PUB and CLIENT_SIDE_OPS[0].kind == K_MSG
+
+cdef RoleSpec[4] ROLES
+ROLES[<int>ROLE_CLIENT] = RoleSpec(&CLIENT_OPS[0], 10, 1)
+ROLES[<int>ROLE_CLIENT_SIDE] = RoleSpec(&CLIENT_SIDE_OPS[0], 12, 1)
+# Routes and leaf nodes have no operations yet (their kernels will bring RS+/RS-/RMSG, LS+/LMSG).
+ROLES[<int>ROLE_ROUTE] = RoleSpec(NULL, 0, 16)
+ROLES[<int>ROLE_LEAF] = RoleSpec(NULL, 0, 16)
 
 DEF MAX_ARGS = 5
 
@@ -81,8 +92,8 @@ cdef long long parse_size(const char* s, Py_ssize_t n) noexcept nogil:
     return v
 
 
-cdef int match_op(const char* line, Py_ssize_t n, bint client_side, bint complete) noexcept nogil:
-    """Index in OPS of the operation `line` starts with; -1 if it can't be one.
+cdef int match_op(const RoleSpec* spec, const char* line, Py_ssize_t n, bint complete) noexcept nogil:
+    """Index in spec.ops of the operation `line` starts with; -1 if it can't be one.
 
     With complete=False the line is still arriving: a prefix of a valid name is fine.
     """
@@ -90,10 +101,8 @@ cdef int match_op(const char* line, Py_ssize_t n, bint client_side, bint complet
     cdef const OpSpec* op
     if n == 0:
         return -1 if complete else -2
-    for k in range(12):
-        op = &OPS[k]
-        if op.client_only and not client_side:
-            continue
+    for k in range(spec.nops):
+        op = &spec.ops[k]
         if op.name[0] != lower(line[0]):
             continue
         for j in range(1, op.name_len):
@@ -109,6 +118,28 @@ cdef int match_op(const char* line, Py_ssize_t n, bint client_side, bint complet
                     return -1
             return k
     return -1
+
+
+cdef inline Py_ssize_t arg_start(const OpSpec* op, const char* line, Py_ssize_t n) noexcept nogil:
+    """Where the argument begins: after the operation's name and any blanks."""
+    cdef Py_ssize_t a = op.name_len
+    while a < n and blank(line[a]):
+        a += 1
+    return a
+
+
+cdef bint arg_too_long(const char* line, Py_ssize_t a, Py_ssize_t n, Py_ssize_t limit) noexcept nogil:
+    """nats-server's overMaxControlLineLimit: only the argument counts, not the operation's name,
+    its blanks or the line end. The argument's '\\r' bytes don't count either: a line this long
+    reaches nats-server in several reads (its first is 512 bytes), and what it gathers across
+    reads leaves them out (parser.go's argBuf)."""
+    cdef Py_ssize_t arg_len = n - a, i
+    if arg_len <= limit:
+        return False
+    for i in range(a, n):
+        if line[i] == c'\r':
+            arg_len -= 1
+    return arg_len > limit
 
 
 cdef int split_args(const char* s, Py_ssize_t n, Py_ssize_t* offs, Py_ssize_t* lens) noexcept nogil:
@@ -132,16 +163,18 @@ cdef int split_args(const char* s, Py_ssize_t n, Py_ssize_t* offs, Py_ssize_t* l
         count += 1
 
 
-cdef inline int quick_op(const char* line, Py_ssize_t n, bint client_side) noexcept nogil:
-    """PUB (server side) or MSG (client side) and a blank, the start of nearly every line: their
-    index in OPS without going through match_op; -1 for anything else."""
+cdef inline int quick_op(int role, const char* line, Py_ssize_t n) noexcept nogil:
+    """The role's quick operation (PUB for a server, MSG for a client) and a blank, the start of
+    nearly every line: its index in the role's table without a table walk; -1 for anything else.
+    The letters are constants here, not read from the table: this runs for every line."""
     if n < 4 or not blank(line[3]):
         return -1
-    if client_side:
+    if role == ROLE_CLIENT:
+        if lower(line[0]) == c'p' and lower(line[1]) == c'u' and lower(line[2]) == c'b':
+            return 0        # CLIENT_OPS[0]: PUB
+    elif role == ROLE_CLIENT_SIDE:
         if lower(line[0]) == c'm' and lower(line[1]) == c's' and lower(line[2]) == c'g':
-            return 10       # OPS[10]: MSG
-    elif lower(line[0]) == c'p' and lower(line[1]) == c'u' and lower(line[2]) == c'b':
-        return 0            # OPS[0]: PUB
+            return 0        # CLIENT_SIDE_OPS[0]: MSG
     return -1
 
 
@@ -157,6 +190,11 @@ cdef class Parser:
         self.pend = NULL
         self.pend_len = 0
         self.pend_cap = 0
+        self.set_role(ROLE_CLIENT)
+
+    cdef void set_role(self, int role) noexcept:
+        self.role = role
+        self.spec = &ROLES[role]
 
     def __dealloc__(self):
         if self.pend != NULL:
@@ -191,14 +229,31 @@ cdef class Parser:
         return self.on_parse_error(code, detail)
 
     cdef int _partial_line(self, const char* data, Py_ssize_t n) except -1:
-        """Check the start of a control line still waiting for its newline, then keep it."""
+        """Check the start of a control line still waiting for its newline, then keep it.
+
+        What nats-server never buffers is not kept either: the rest of a PING/PONG/+OK line and
+        the blanks before an argument (so only an argument can grow past max_control_line)."""
+        cdef int k
+        cdef const OpSpec* op
+        cdef Py_ssize_t a
         if self.pend_len == 0 and n > 0 and self.require_connect and lower(data[0]) != c'c':
             return self._fail(PE_AUTH, "")
         self._stash(data, n)
-        if match_op(self.pend, self.pend_len, self.client_side, False) == -1:
+        k = match_op(self.spec, self.pend, self.pend_len, False)
+        if k == -1:
             self.pend_len = 0
             return self._fail(PE_UNKNOWN_OP, "")
-        if self.pend_len > self.max_control_line:
+        if k < 0:
+            return PARSE_OK
+        op = &self.spec.ops[k]
+        if op.after == A_ANY:
+            self.pend_len = op.name_len
+            return PARSE_OK
+        a = arg_start(op, self.pend, self.pend_len)
+        if a == self.pend_len:
+            self.pend_len = min(a, op.name_len + 1)     # the name and one blank, if any
+            return PARSE_OK
+        if arg_too_long(self.pend, a, self.pend_len, self.max_control_line * self.spec.control_line_factor):
             self.pend_len = 0
             return self._fail(PE_MAX_CONTROL_LINE, "")
         return PARSE_OK
@@ -260,33 +315,34 @@ cdef class Parser:
         """Handle one complete control line (without its '\\n')."""
         cdef int k
         cdef const OpSpec* op
-        cdef Py_ssize_t a, end
+        cdef Py_ssize_t a = 0, end
         cdef Py_ssize_t offs[MAX_ARGS + 1]
         cdef Py_ssize_t lens[MAX_ARGS + 1]
         cdef int argc
         cdef long long mx
         if self.require_connect and (n == 0 or lower(line[0]) != c'c'):
             return self._fail(PE_AUTH, "")
-        if n > self.max_control_line:
-            return self._fail(PE_MAX_CONTROL_LINE, "")
+        k = quick_op(self.role, line, n)
+        if k < 0:
+            k = match_op(self.spec, line, n, True)
+        op = &self.spec.ops[k] if k >= 0 else NULL
+        if op != NULL and op.after != A_ANY:
+            a = arg_start(op, line, n)
+            # Checked before tracing, as nats-server; an unknown operation is traced, then refused.
+            if n - a > self.max_control_line and arg_too_long(
+                    line, a, n, self.max_control_line * self.spec.control_line_factor):
+                return self._fail(PE_MAX_CONTROL_LINE, "")
         if self.trace:
             self.on_trace(line, n - 1 if n > 0 and line[n - 1] == c'\r' else n, False)
-        k = quick_op(line, n, self.client_side)
-        if k < 0:
-            k = match_op(line, n, self.client_side, True)
-        if k < 0:
+        if op == NULL:
             return self._fail(PE_UNKNOWN_OP, "")
-        op = &OPS[k]
         if op.after == A_ANY:
             if op.kind == K_PING:
                 return self.on_ping()
             if op.kind == K_PONG:
                 return self.on_pong()
             return self.on_ok()
-        # The argument: after the blanks, without a trailing '\r'.
-        a = op.name_len
-        while a < n and blank(line[a]):
-            a += 1
+        # The argument (it starts at a), without a trailing '\r'.
         end = n
         if end > a and line[end - 1] == c'\r':
             end -= 1
@@ -443,8 +499,8 @@ cdef class RecordingParser(Parser):
     """Records every operation as a tuple: the parser's face for tests and fuzzing."""
     cdef public list ops
 
-    def __init__(self, bint client_side=False, Py_ssize_t max_control_line=4096):
-        self.client_side = client_side
+    def __init__(self, int role=ROLE_CLIENT, Py_ssize_t max_control_line=4096):
+        self.set_role(role)
         self.max_control_line = max_control_line
         self.ops = []
 

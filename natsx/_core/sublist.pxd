@@ -6,13 +6,23 @@ cdef class Subscriber:
 
     The delivery path calls deliver() through the vtable; subclasses (the client
     connection in conn.pyx, JetStream's internal subscribers later) override it in Cython.
+
+    Batch end ("append per message, commit and ack once per batch"): a subclass that sets
+    wants_batch_end (in __cinit__) and overrides batch_end() gets one batch_end() call after each
+    input batch (one read of a connection, or one server publish) in which deliver() was called
+    for it at least once: after the batch's last message, with the batch's client output not yet
+    flushed. batch_end may publish (through ServerCore.publish); in_batch is False again by then,
+    so deliveries it causes list the subscriber for the next batch end.
     """
     cdef public bint closed
+    cdef bint wants_batch_end          # call batch_end() once per input batch that delivered to us
+    cdef bint in_batch                 # listed for this batch's batch_end (ServerCore.dirty)
     cdef int deliver(self, Subscription sub,
                      const char* subject, Py_ssize_t subject_len,
                      const char* reply, Py_ssize_t reply_len,
                      const char* hdr, Py_ssize_t hdr_len,
                      const char* payload, Py_ssize_t payload_len) except -1
+    cdef int batch_end(self) except -1
 
 
 cdef class Subscription:
@@ -47,7 +57,7 @@ cdef class Sublist:
     cpdef SublistResult match(self, bytes subject)
 
 
-# Subject validation shared by the parser, the server and (later) JetStream.
-cdef bint is_valid_subject_c(const char* s, Py_ssize_t n, bint wildcards_ok) noexcept nogil
-cdef bint is_literal_c(const char* s, Py_ssize_t n) noexcept nogil
-cdef bint is_valid_literal_c(const char* s, Py_ssize_t n) noexcept nogil
+# Subject validation shared by the parser, the server and (later) JetStream: one kernel, re-exported
+# here for the modules that cimport it from the sublist.
+from natsx._core.subject cimport (is_insertable_c, is_literal_c, is_valid_literal_c,
+                                  is_valid_subject_c, subject_matches_c)

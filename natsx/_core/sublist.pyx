@@ -18,166 +18,10 @@ cdef enum:
     SL_CACHE_MAX = 1024     # nats-server slCacheMax
     SL_CACHE_SWEEP = 256    # nats-server slCacheSweep: drain to this count once over the max
 
-cdef char PWC = b'*'
-cdef char FWC = b'>'
-cdef char TSEP = b'.'
-
-
-# ---------------------------------------------------------------------------------------------
-# Subject validation (nats-server sublist.go: IsValidSubject, IsValidPublishSubject,
-# IsValidLiteralSubject, subjectIsLiteral).
-
-cdef bint is_valid_subject_c(const char* s, Py_ssize_t n, bint wildcards_ok) noexcept nogil:
-    """IsValidSubject (wildcards_ok) or IsValidPublishSubject (not wildcards_ok).
-
-    Tokens are non-empty, no ' ', '\\t', '\\n', '\\f', '\\r' anywhere; '>' as a whole token only last.
-    '*'/'>' inside a longer token are plain characters, as in nats-server.
-    """
-    cdef Py_ssize_t i, start = 0, tl
-    cdef char c
-    cdef bint sfwc = False
-    if n <= 0:
-        return False
-    for i in range(n + 1):
-        if i == n or s[i] == TSEP:
-            tl = i - start
-            if tl == 0 or sfwc:
-                return False
-            if tl == 1:
-                c = s[start]
-                if c == FWC:
-                    if not wildcards_ok:
-                        return False
-                    sfwc = True
-                elif c == PWC and not wildcards_ok:
-                    return False
-            start = i + 1
-        else:
-            c = s[i]
-            if c == b' ' or c == b'\t' or c == b'\n' or c == b'\r' or c == b'\f':
-                return False
-    return True
-
-
-cdef bint _insertable_c(const char* s, Py_ssize_t n) noexcept nogil:
-    """What nats-server's Sublist.Insert accepts (else the client gets -ERR 'Invalid Subject'):
-    non-empty tokens and nothing after a '>' token. Whitespace is not checked there."""
-    cdef Py_ssize_t i, start = 0
-    cdef bint sfwc = False
-    if n <= 0:
-        return False
-    for i in range(n + 1):
-        if i == n or s[i] == TSEP:
-            if i == start or sfwc:
-                return False
-            if i - start == 1 and s[start] == FWC:
-                sfwc = True
-            start = i + 1
-    return True
-
-
-cdef bint is_literal_c(const char* s, Py_ssize_t n) noexcept nogil:
-    """subjectIsLiteral: no whole-token '*' or '>' (does not check validity otherwise)."""
-    cdef Py_ssize_t i
-    cdef char c
-    for i in range(n):
-        c = s[i]
-        if c == PWC or c == FWC:
-            if (i == 0 or s[i - 1] == TSEP) and (i + 1 == n or s[i + 1] == TSEP):
-                return False
-    return True
-
-
-cdef bint _match_literal(const char* lit, Py_ssize_t ll, const char* pat, Py_ssize_t pl) noexcept nogil:
-    """matchLiteral: does the literal subject `lit` match the (possibly wildcard) subject `pat`?"""
-    cdef Py_ssize_t li = 0, le, pi = 0, pe
-    cdef bint lit_done = ll == 0
-    while True:
-        pe = pi
-        while pe < pl and pat[pe] != TSEP:
-            pe += 1
-        if lit_done:
-            return False
-        le = li
-        while le < ll and lit[le] != TSEP:
-            le += 1
-        if pe - pi == 1 and pat[pi] == FWC:
-            return True
-        if not (pe - pi == 1 and pat[pi] == PWC):
-            if pe - pi != le - li or memcmp(pat + pi, lit + li, le - li) != 0:
-                return False
-        if le >= ll:
-            lit_done = True
-        else:
-            li = le + 1
-        if pe >= pl:
-            break
-        pi = pe + 1
-    return lit_done
-
-
-cdef inline bytes _as_bytes(object subject):
-    if isinstance(subject, str):
-        return (<str>subject).encode()
-    return bytes(subject)
-
-
-def is_valid_subject(subject, bint wildcards_ok=True, bint check_runes=False):
-    """nats-server IsValidSubject (wildcards_ok=False: IsValidPublishSubject).
-
-    check_runes mirrors isValidSubject(subject, true): also reject NUL bytes and invalid UTF-8
-    (and U+FFFD, which Go cannot tell apart from a decoding error).
-    """
-    cdef bytes b = _as_bytes(subject)
-    if not is_valid_subject_c(PyBytes_AS_STRING(b), PyBytes_GET_SIZE(b), wildcards_ok):
-        return False
-    if check_runes:
-        if b'\x00' in b:
-            return False
-        try:
-            if u'\ufffd' in b.decode('utf-8'):
-                return False
-        except UnicodeDecodeError:
-            return False
-    return True
-
-
-def is_valid_publish_subject(subject):
-    """nats-server IsValidPublishSubject: a valid subject with no wildcard tokens."""
-    cdef bytes b = _as_bytes(subject)
-    return is_valid_subject_c(PyBytes_AS_STRING(b), PyBytes_GET_SIZE(b), False)
-
-
-cdef bint is_valid_literal_c(const char* s, Py_ssize_t n) noexcept nogil:
-    """IsValidLiteralSubject: non-empty tokens, none exactly '*' or '>' (whitespace not checked)."""
-    cdef Py_ssize_t i, start = 0
-    for i in range(n + 1):
-        if i == n or s[i] == TSEP:
-            if i == start:
-                return False
-            if i - start == 1 and (s[start] == PWC or s[start] == FWC):
-                return False
-            start = i + 1
-    return True
-
-
-def is_valid_literal_subject(subject):
-    """nats-server IsValidLiteralSubject: non-empty tokens, no wildcard tokens (whitespace not checked)."""
-    cdef bytes b = _as_bytes(subject)
-    return is_valid_literal_c(PyBytes_AS_STRING(b), PyBytes_GET_SIZE(b))
-
-
-def is_literal(subject):
-    """nats-server subjectIsLiteral: True when no token is exactly '*' or '>'."""
-    cdef bytes b = _as_bytes(subject)
-    return is_literal_c(PyBytes_AS_STRING(b), PyBytes_GET_SIZE(b))
-
-
-def subject_matches(literal, pattern):
-    """True when the literal subject is matched by the (wildcard) subject `pattern`."""
-    cdef bytes lb = _as_bytes(literal), pb = _as_bytes(pattern)
-    return _match_literal(PyBytes_AS_STRING(lb), PyBytes_GET_SIZE(lb),
-                          PyBytes_AS_STRING(pb), PyBytes_GET_SIZE(pb))
+# Subject validation and matching live in natsx/_core/subject (cimported through sublist.pxd); the
+# Python functions are re-exported here for existing importers.
+from natsx._core.subject import (is_literal, is_valid_literal_subject, is_valid_publish_subject,
+                                 is_valid_subject, subject_matches)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -192,6 +36,9 @@ cdef class Subscriber:
                      const char* hdr, Py_ssize_t hdr_len,
                      const char* payload, Py_ssize_t payload_len) except -1:
         raise NotImplementedError(f"{type(self).__name__}.deliver")
+
+    cdef int batch_end(self) except -1:
+        return 0
 
     def deliver_py(self, Subscription sub, bytes subject, reply=None, hdr=None, bytes payload=b""):
         """Call deliver() from Python (tests, rare control-plane paths)."""
@@ -437,7 +284,7 @@ cdef class Sublist:
         cdef _Level l = <_Level>self._root
         cdef _Node n = None
         cdef dict group
-        if not _insertable_c(PyBytes_AS_STRING(subject), PyBytes_GET_SIZE(subject)):
+        if not is_insertable_c(PyBytes_AS_STRING(subject), PyBytes_GET_SIZE(subject)):
             raise ValueError("Invalid Subject")
         for t in subject.split(b'.'):
             if n is not None:
@@ -486,7 +333,7 @@ cdef class Sublist:
         cdef dict group
         cdef list levels = [], nodes = [], toks
         cdef Py_ssize_t i
-        if not _insertable_c(PyBytes_AS_STRING(subject), PyBytes_GET_SIZE(subject)):
+        if not is_insertable_c(PyBytes_AS_STRING(subject), PyBytes_GET_SIZE(subject)):
             return False
         toks = subject.split(b'.')
         for t in toks:
@@ -618,7 +465,7 @@ cdef list _cached_keys_matching(Sublist self, bytes pattern):
     cdef const char* p = PyBytes_AS_STRING(pattern)
     cdef Py_ssize_t pl = PyBytes_GET_SIZE(pattern)
     while PyDict_Next(self._cache, &pos, &k, &v):
-        if _match_literal(PyBytes_AS_STRING(<bytes>k), PyBytes_GET_SIZE(<bytes>k), p, pl):
+        if subject_matches_c(PyBytes_AS_STRING(<bytes>k), PyBytes_GET_SIZE(<bytes>k), p, pl):
             out.append(<bytes>k)
     return out
 

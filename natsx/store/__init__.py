@@ -10,9 +10,9 @@ from natsx._core.msglog import (
     StoreEOFError,
     StoredMsg,
     StoreError,
-    SubjectFilter,
-    subject_matches,
 )
+from natsx._core.subjidx import SubjectFilter
+from natsx._core.subject import subject_matches
 from natsx.store.config import SYNC_ALWAYS, SYNC_INTERVAL, SYNC_NEVER, StoreConfig, StreamState
 from natsx.store.filestore import CorruptBlockError, FileStore, StorageFullError
 from natsx.store.memstore import MemStore

@@ -1,7 +1,8 @@
 """The file store: MsgLog plus block files, group commit, zstd of sealed blocks, crash recovery.
 
 Format and recovery rules: docs/storage.rst. Python here runs per batch / per block / per timer
-tick; per-message work is in natsx/_core/msglog.pyx.
+tick; per-message work is in natsx/_core/msglog.pyx, and the write path in natsx/_core/blocks.pyx
+(FileBlockIO), which calls the methods under "block IO" below once per block.
 """
 from __future__ import annotations
 
@@ -17,7 +18,9 @@ from pathlib import Path
 
 import zstandard
 
-from natsx._core.msglog import MsgLog, StoreError, reserve_space, xxh3_64
+from natsx._core.blocks import FileBlockIO, reserve_space
+from natsx._core.msglog import MsgLog, StoreError
+from natsx._core.record import xxh3_64
 from natsx.store.base import BaseStore
 from natsx.store.config import SYNC_ALWAYS, SYNC_INTERVAL, StoreConfig
 
@@ -114,10 +117,11 @@ class FileStore(BaseStore):
         config.validate()
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
-        self._setup(config.block_size, config.cache_size, True, False, self)
+        self._setup(config.block_size, config.cache_size, True, False, FileBlockIO(self))
         self._init_common(config)
         self._fds: dict[int, int] = {}  # active block, and sealed ones until their fsync
-        self._dirty: set[int] = set()  # blocks written since their last fdatasync
+        self._dirty: set[int] = set()  # sealed blocks written since their last fdatasync (the
+        # active one's flag is io.dirty, set by the C write path)
         self._dir_dirty = False
         self._sealed_wait: list[int] = []
         self._to_close: list[int] = []
@@ -132,7 +136,8 @@ class FileStore(BaseStore):
         self.sync_count = 0  # fdatasync runs (group commit shares one per loop iteration)
         self._dirfd = os.open(self.directory, os.O_RDONLY)
         self._open_files()
-        self._set_durable(self.last_seq)
+        self._write_active()
+        self._set_durable(self.committed_seq)
         try:
             self.attach_loop(asyncio.get_running_loop())
         except RuntimeError:
@@ -265,6 +270,8 @@ class FileStore(BaseStore):
             os.ftruncate(fd, length)
         self._prealloc(fd, length, self.config.block_size)
         self._fds[n] = fd
+        self.io.active_fd = fd
+        self.io.active_blk = n
 
     def _prealloc(self, fd: int, offset: int, size: int) -> None:
         # Reserve the block's space up front: a full disk fails here, before anything is appended.
@@ -285,9 +292,9 @@ class FileStore(BaseStore):
         os.replace(new, self._zst(n))
         os.fsync(self._dirfd)
 
-    # -- MsgLog hooks (per block) --------------------------------------------------------------
+    # -- block IO (FileBlockIO calls these once per block) ----------------------------------------
 
-    def _blk_new(self, blkno: int, size: int) -> None:
+    def _blk_new(self, blkno: int, size: int) -> int:
         path = self._raw(blkno)
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
         try:
@@ -298,6 +305,7 @@ class FileStore(BaseStore):
             raise
         self._fds[blkno] = fd
         self._dir_dirty = True
+        return fd
 
     def _blk_sealed(self, blkno: int) -> None:
         fd = self._fds.get(blkno)
@@ -339,31 +347,30 @@ class FileStore(BaseStore):
     def _after_op(self) -> None:
         if self._compressing:
             self._reap()
-        act = self._active_blk()
-        fd = self._fds.get(act) if act is not None else None
-        if fd is not None:
-            try:
-                if self._blk_write(act, fd):
-                    self._dirty.add(act)
-            except OSError as e:
-                # What write(2) refused was never stored: forget it, cut the file back.
-                cut = self._rollback_unwritten(act)
-                os.ftruncate(fd, cut)
-                os.lseek(fd, cut, os.SEEK_SET)
-                if e.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
-                    raise StorageFullError() from e
-                raise StoreError(f"write failed: {e}") from e
+        try:
+            self._write_active()
+        except OSError as e:
+            # What write(2) refused was never stored: forget it, cut the file back.
+            act = self._active_blk()
+            fd = self._fds[act]
+            cut = self._rollback_unwritten(act)
+            os.ftruncate(fd, cut)
+            os.lseek(fd, cut, os.SEEK_SET)
+            if e.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+                raise StorageFullError() from e
+            raise StoreError(f"write failed: {e}") from e
         pol = self.config.sync
         if pol == SYNC_ALWAYS:
             if self._loop is not None:
                 if not self._sync_scheduled and self._sync_fut is None:
                     self._sync_scheduled = True
                     self._loop.call_soon(self._start_sync)
+                    self._arm()
             else:
                 self._sync_now()
         else:
             # Not durable, by the user's choice: acknowledge at once.
-            self._set_durable(self.last_seq)
+            self._set_durable(self.committed_seq)
             if self._sealed_wait:
                 self._sealed_ready(self._sealed_wait)
                 self._sealed_wait = []
@@ -373,8 +380,21 @@ class FileStore(BaseStore):
         if self._to_close and self._sync_fut is None:
             self._close_pending()
 
+    def _arm(self) -> None:
+        """Tell the C commit path whether a group commit is scheduled or running (then a C
+        appender's batch needs no Python: that commit, or the one it starts when it ends, covers
+        it)."""
+        if not self.closed:   # once closed, io is the kernel's inert memory-only one
+            self.io.sync_armed = self._sync_scheduled or self._sync_fut is not None
+
+    def _unsynced(self) -> bool:
+        return bool(self._dirty or self._dir_dirty or self.io.dirty)
+
     def _take_dirty(self) -> tuple[list[int], int]:
         """The fds written since their last fdatasync, and the dir fd if it changed (else -1)."""
+        if self.io.dirty:
+            self._dirty.add(self.io.active_blk)
+            self.io.dirty = False
         fds = [self._fds[b] for b in self._dirty if b in self._fds]
         self._dirty.clear()
         dirfd = self._dirfd if self._dir_dirty else -1
@@ -387,11 +407,12 @@ class FileStore(BaseStore):
             f = self._sync_fut
             f.exception()
             self._sync_done(f, self._sync_target, self._sync_sealed)
+        target = self.committed_seq
         fds, dirfd = self._take_dirty()
         _fsync_all(fds, dirfd)
         self.sync_count += 1
         self._last_sync = time.monotonic()
-        self._set_durable(self.last_seq)
+        self._set_durable(target)
         sealed, self._sealed_wait = self._sealed_wait, []
         self._sealed_ready(sealed)
         self._close_pending()
@@ -400,17 +421,21 @@ class FileStore(BaseStore):
         """Group commit: one fdatasync run (off the loop) for everything appended so far."""
         self._sync_scheduled = False
         if self._sync_fut is not None or self.closed:
+            self._arm()
             return
-        target = self.last_seq
+        # What was committed: a C appender's batch still in the block buffer is not covered.
+        target = self.committed_seq
         fds, dirfd = self._take_dirty()
         sealed, self._sealed_wait = self._sealed_wait, []
         if not fds and dirfd < 0:
+            self._arm()
             self._set_durable(target)
             self._sealed_ready(sealed)
             return
         f = _sync_pool.submit(_fsync_all, fds, dirfd)
         self.sync_count += 1
         self._sync_fut, self._sync_target, self._sync_sealed = f, target, sealed
+        self._arm()
         loop = self._loop
         f.add_done_callback(lambda f: loop.call_soon_threadsafe(self._sync_done, f, target, sealed))
 
@@ -427,9 +452,10 @@ class FileStore(BaseStore):
             self._set_durable(target)
         self._sealed_ready(sealed)
         self._close_pending()
-        if not self.closed and (self._dirty or self._dir_dirty or self.last_seq > self._durable_seq):
+        if not self.closed and (self._unsynced() or self.committed_seq > self._durable_seq):
             if self.config.sync == SYNC_ALWAYS:
                 self._start_sync()
+        self._arm()
 
     def _sealed_ready(self, sealed: list[int]) -> None:
         """Sealed blocks whose data is on disk: close their fd, compress them off the loop."""
@@ -465,6 +491,8 @@ class FileStore(BaseStore):
     def _retire_fd(self, blkno: int) -> None:
         # Closed only after the running fdatasync, which may still use it.
         fd = self._fds.pop(blkno, None)
+        if fd is not None and fd == self.io.active_fd:
+            self.io.active_fd = -1
         if fd is not None:
             self._to_close.append(fd)
 
@@ -487,7 +515,7 @@ class FileStore(BaseStore):
         self._interval_handle = None
         if self.closed:
             return
-        if self._dirty or self._dir_dirty:
+        if self._unsynced():
             self._start_sync()
         self._interval_handle = self._loop.call_later(self.config.sync_interval, self._interval_tick)
 

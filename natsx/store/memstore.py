@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 
+from natsx._core.blocks import BlockIO
 from natsx.store.base import BaseStore
 from natsx.store.config import StoreConfig
 
@@ -11,7 +12,7 @@ class MemStore(BaseStore):
     def __init__(self, config: StoreConfig | None = None) -> None:
         config = config or StoreConfig()
         # Memory accounting mirrors nats-server's memStoreMsgSize; blocks are never evicted.
-        self._setup(config.block_size, (1 << 63) - 1, False, True, None)
+        self._setup(config.block_size, (1 << 63) - 1, False, True, BlockIO())
         self._init_common(config)
         try:
             self.attach_loop(asyncio.get_running_loop())

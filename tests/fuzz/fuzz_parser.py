@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import sys
 
-from natsx._core.parser import RecordingParser
+from natsx._core.parser import RecordingParser, Role
 
 
 def check(data: bytes) -> None:
@@ -25,10 +25,10 @@ def check(data: bytes) -> None:
         return
     cut = data[0] % max(len(data), 1)
     body = data[1:]
-    for client_side in (False, True):
-        whole = RecordingParser(client_side=client_side)
+    for role in (Role.ROLE_CLIENT, Role.ROLE_CLIENT_SIDE):
+        whole = RecordingParser(role)
         whole.parse(body)
-        split = RecordingParser(client_side=client_side)
+        split = RecordingParser(role)
         split.parse(body[:cut])
         split.parse(body[cut:])
         if whole.ops != split.ops:

@@ -36,9 +36,16 @@ class Transport:
     def resume_reading(self) -> None:
         pass
 
+    def close(self) -> None:
+        pass
+
+    def abort(self) -> None:
+        pass
+
 
 class FuzzConnection(Connection):
-    """The hooks natsx.client.Client implements, reduced to their effect on the hot path."""
+    """The kernel's own upcall defaults (errors close the connection), but CONNECT switches the
+    options that shape the hot path."""
 
     def _process_connect(self, arg: bytes) -> int:
         self.headers = b"headers" in arg
@@ -47,30 +54,8 @@ class FuzzConnection(Connection):
         self.verbose = b"verbose" in arg
         return ParseResult.PARSE_OK
 
-    def _close(self) -> None:
-        self.closed = True
-        self.remove_all_subs()
-
-    def _protocol_error(self, code: int, detail: str) -> None:
-        self._close()
-
-    def _max_payload(self, size: int) -> None:
-        self._close()
-
-    def _client_error(self, arg: bytes) -> None:
-        self._close()
-
-    def _max_subs_exceeded(self) -> None:
-        pass
-
-    def _check_slow_consumer(self) -> None:
-        pass
-
-    def _send_connect_info(self) -> None:
-        pass
-
-    def _schedule_unstall(self) -> None:
-        pass
+    def _report_bug(self, text: str) -> None:
+        self.bug = text   # the kernel caught an exception from an upcall: a bug the fuzzer found
 
 
 def check(data: bytes) -> None:
@@ -93,6 +78,8 @@ def check(data: bytes) -> None:
             continue
         view[:len(piece)] = piece
         c.buffer_updated(len(piece))
+    bugs = [c.bug for c in conns if hasattr(c, "bug")]
+    assert not bugs, bugs
     open_subs = sum(len(c.subs) for c in conns if not c.closed)
     assert core.sublist.count == open_subs, (core.sublist.count, open_subs)
 

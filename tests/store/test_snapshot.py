@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 
 from natsx.store import FileStore, MemStore, StoreConfig
-from natsx.store.snapshot import SnapshotError, restore
+from natsx.store.restore import restore
+from natsx.store.snapshot import SnapshotError
 
 
 def _fill(s):

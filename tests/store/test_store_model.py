@@ -57,7 +57,7 @@ class Model:
         return sorted(q for q, m in self.msgs.items() if m[0] == subj)
 
     def matching(self, flt: bytes) -> list[int]:
-        return sorted(q for q, m in self.msgs.items() if subject_matches(flt, m[0]))
+        return sorted(q for q, m in self.msgs.items() if subject_matches(m[0], flt))
 
     def check_append(self, subj: bytes, hdr: bytes, data: bytes):
         c = self.cfg

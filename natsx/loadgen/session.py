@@ -1,6 +1,6 @@
 """Connections for the load generator: handshake, control requests, JetStream API calls.
 
-The per-message work happens in `_loadgen.Client`; this module does what happens once per
+The per-message work happens in `_loop.LoadConnection`; this module does what happens once per
 connection or once per API request.
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ import time
 from typing import Optional
 from urllib.parse import urlparse
 
-from natsx.bench._loadgen import ROLE_NONE, Client, run
+from natsx.loadgen._loop import ROLE_NONE, LoadConnection, run
 
 DEFAULT_URL = "nats://127.0.0.1:4222"
 CTL_SID = b"1"
@@ -41,8 +41,8 @@ def _nuid() -> str:
     return secrets.token_hex(8)
 
 
-class Conn:
-    """One connection: a `_loadgen.Client` plus its inboxes and control-plane helpers."""
+class Session:
+    """One connection: a `_loop.LoadConnection` plus its inboxes and control-plane helpers."""
 
     def __init__(self, url: str, name: str = "natsx-bench", timeout: float = 10.0):
         host, port, user, password = _host_port(url)
@@ -69,7 +69,7 @@ class Conn:
             connect["pass"] = password or ""
         sock.setblocking(False)
         self.sock = sock
-        self.c = Client(sock)
+        self.c = LoadConnection(sock)
         self.inbox = f"_INBOX.{_nuid()}"
         self._ctl_n = 0
         self.c.write(b"CONNECT " + json.dumps(connect, separators=(",", ":")).encode() + b"\r\n")
@@ -155,5 +155,5 @@ class Conn:
         return resp
 
 
-def connect(url: str, n: int = 1, name: str = "natsx-bench") -> list[Conn]:
-    return [Conn(url, f"{name}-{i}") for i in range(n)]
+def connect(url: str, n: int = 1, name: str = "natsx-bench") -> list[Session]:
+    return [Session(url, f"{name}-{i}") for i in range(n)]

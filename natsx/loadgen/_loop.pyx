@@ -13,7 +13,7 @@ from libc.string cimport memcpy, memmove, memcmp, strerror
 from libc.errno cimport errno, EAGAIN, EINTR
 from posix.time cimport clock_gettime, timespec, CLOCK_MONOTONIC
 
-from natsx._core.parser cimport Parser, PARSE_OK, PARSE_STOP
+from natsx._core.parser cimport Parser, PARSE_OK, PARSE_STOP, ROLE_CLIENT_SIDE
 
 cdef extern from "<sys/socket.h>" nogil:
     ssize_t c_send "send"(int fd, const void* buf, size_t n, int flags)
@@ -129,7 +129,7 @@ cdef long long header_int(const char* hdr, Py_ssize_t n, const char* name, Py_ss
     return -1
 
 
-cdef class Client(Parser):
+cdef class LoadConnection(Parser):
     """One NATS connection (a non-blocking socket whose handshake Python already did)."""
     cdef public object sock
     cdef int fd
@@ -147,7 +147,7 @@ cdef class Client(Parser):
     cdef public long long received, target, sent, todo, completed, failures, statuses
     cdef public long long start_ns, end_ns, last_ns
     cdef public bint track_last           # SUB: keep the time of the latest delivery (queue groups)
-    cdef public long long in_bytes, out_bytes
+    cdef public long long out_bytes
     cdef public bint closed
     # Frame template for generated messages (PUB/REQ roles).
     cdef bytes subj, reply, payload, pull_subj, pull_reply, ack_reply
@@ -197,7 +197,7 @@ cdef class Client(Parser):
     cdef long long lat_cap
 
     def __cinit__(self, *args, **kwargs):
-        self.client_side = True
+        self.set_role(ROLE_CLIENT_SIDE)
         self.max_control_line = 1 << 20
         self.wcap = CHUNK * 2
         self.wbuf = <char*>malloc(self.wcap)
@@ -669,7 +669,6 @@ cdef class Client(Parser):
                 if self.errors:
                     raise ConnectionError(f"server closed the connection: {self.errors[len(self.errors) - 1]}")
                 raise ConnectionError("server closed the connection")
-            self.in_bytes += n
             total += n
             r = self.feed(self.rbuf, n)
             if r == PARSE_STOP:
@@ -928,7 +927,7 @@ def run(list clients, double slice_s):
     """
     cdef Py_ssize_t n = len(clients), i
     cdef pollfd* pfds = <pollfd*>malloc(max(n, 1) * sizeof(pollfd))
-    cdef Client c
+    cdef LoadConnection c
     cdef long long deadline = now_ns() + <long long>(slice_s * 1e9)
     cdef long long left
     cdef bint all_done
@@ -939,7 +938,7 @@ def run(list clients, double slice_s):
         while True:
             all_done = True
             for i in range(n):
-                c = <Client>clients[i]
+                c = <LoadConnection>clients[i]
                 c._pump_out()
                 if not c._done():
                     all_done = False
@@ -955,7 +954,7 @@ def run(list clients, double slice_s):
                 return False
             ms = <int>min(left // 1000000 + 1, 100)
             for i in range(n):
-                c = <Client>clients[i]
+                c = <LoadConnection>clients[i]
                 if c._is_paced() and (c.sent < c.todo or c.queued > 0):    # wake up when the next is due
                     ms = <int>min(ms, max(c.next_due - now_ns(), 0) // 1000000)
             with nogil:
@@ -968,7 +967,7 @@ def run(list clients, double slice_s):
                 continue
             for i in range(n):
                 if pfds[i].revents & (POLLIN | POLLERR | POLLHUP):
-                    c = <Client>clients[i]
+                    c = <LoadConnection>clients[i]
                     c._pump_in()
     finally:
         free(pfds)

@@ -6,9 +6,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-from natsx.bench import _loadgen as lg
-from natsx.bench.client import BenchError, Conn, connect
-from natsx.bench.report import LABELS, Benchmark, Progress, Sample, comma, log
+from natsx.loadgen import _loop as lg
+from natsx.loadgen.session import BenchError, Session, connect
+from natsx.loadgen.report import LABELS, Benchmark, Progress, Sample, comma, log
 
 # A run fails when no client makes progress for this long (a lost message, a dead server).
 STALL_SECONDS = 30.0
@@ -70,7 +70,7 @@ def _offsets(counts: list[int]) -> list[int]:
     return out
 
 
-def _drive(conns: list[Conn], progress: Progress, count: Callable[[], int], started: Callable[[], bool],
+def _drive(conns: list[Session], progress: Progress, count: Callable[[], int], started: Callable[[], bool],
            total: int = 0):
     """Run the hot loop over all connections until done (or until `count()` reaches `total`);
     fail on server errors or a stall."""
@@ -140,7 +140,7 @@ def sub_subject(o: Options) -> str:
     return o.subject + ".*" if o.multisubject else o.subject
 
 
-def _close(conns: list[Conn]) -> None:
+def _close(conns: list[Session]) -> None:
     for c in conns:
         c.close()
 
@@ -225,7 +225,7 @@ def service_serve(o: Options, ready: Optional[Callable[[], None]] = None) -> Ben
     return Benchmark("reply")
 
 
-def _requesters(o: Options, bench_type: str, conns: list[Conn], setup: Callable[[Conn, int, int], None],
+def _requesters(o: Options, bench_type: str, conns: list[Session], setup: Callable[[Session, int, int], None],
                 counts: list[int], state: str) -> Benchmark:
     bm = Benchmark(bench_type)
     for i, (conn, n, off) in enumerate(zip(conns, counts, _offsets(counts))):
@@ -247,7 +247,7 @@ def service_request(o: Options) -> Benchmark:
     counts = msgs_per_client(o.msgs, o.clients)
     conns = connect(o.url, o.clients)
 
-    def setup(conn: Conn, i: int, off: int) -> None:
+    def setup(conn: Session, i: int, off: int) -> None:
         log(f"[{i + 1}] Starting {LABELS['request']}, requesting {comma(counts[i])} messages")
         conn.c.set_template(o.subject.encode(), conn.data_inbox().encode(), _payload(o), _header_lines(o))
         conn.c.window = 1
@@ -275,7 +275,7 @@ def _stream_config(o: Options, bench_type: str) -> dict:
     return cfg
 
 
-def _ensure_stream(conn: Conn, o: Options, bench_type: str) -> None:
+def _ensure_stream(conn: Session, o: Options, bench_type: str) -> None:
     exists = "error" not in conn.js_api(f"STREAM.INFO.{o.stream}")
     if o.create:
         api = "STREAM.UPDATE" if exists else "STREAM.CREATE"
@@ -295,7 +295,7 @@ def _ensure_stream(conn: Conn, o: Options, bench_type: str) -> None:
 
 def js_pub(o: Options, mode: str) -> Benchmark:
     bench_type = {"sync": "jsyncpub", "async": "jsasyncpub", "batch": "jsbatchpub"}[mode]
-    admin = Conn(o.url, "natsx-bench-admin")
+    admin = Session(o.url, "natsx-bench-admin")
     try:
         _ensure_stream(admin, o, bench_type)
     finally:
@@ -305,7 +305,7 @@ def js_pub(o: Options, mode: str) -> Benchmark:
     # As the nats CLI: the run's id is its start in ms (hex); message ids are <run>-<client>-<number>.
     run_id = format(int(time.time() * 1000), "x")
 
-    def setup(conn: Conn, i: int, off: int) -> None:
+    def setup(conn: Session, i: int, off: int) -> None:
         log(f"[{i + 1}] Starting {LABELS[bench_type]}, publishing {comma(counts[i])} messages")
         c = conn.c
         msg_id = f"{run_id}-{i}-".encode() if o.dedup else b""
@@ -341,7 +341,7 @@ def _consumer_config(o: Options) -> dict:
 def js_consume(o: Options, kind: str) -> Benchmark:
     """kind: "ordered" (ephemeral, no acks, every client reads everything), "consume" or "fetch"."""
     bench_type = {"ordered": "jsordered", "consume": "jsconsume", "fetch": "jsfetch"}[kind]
-    admin = Conn(o.url, "natsx-bench-admin")
+    admin = Session(o.url, "natsx-bench-admin")
     try:
         if "error" in admin.js_api(f"STREAM.INFO.{o.stream}"):
             raise BenchError(f"getting stream '{o.stream}': stream not found")
@@ -394,7 +394,7 @@ def js_consume(o: Options, kind: str) -> Benchmark:
 
 
 def _stream_info(o: Options) -> dict:
-    admin = Conn(o.url, "natsx-bench-admin")
+    admin = Session(o.url, "natsx-bench-admin")
     try:
         info = admin.js_api(f"STREAM.INFO.{o.stream}")
     finally:
@@ -413,7 +413,7 @@ def js_get(o: Options) -> Benchmark:
     conns = connect(o.url, o.clients)
     api = f"$JS.API.DIRECT.GET.{o.stream}" if direct else f"$JS.API.STREAM.MSG.GET.{o.stream}"
 
-    def setup(conn: Conn, i: int, off: int) -> None:
+    def setup(conn: Session, i: int, off: int) -> None:
         log(f"[{i + 1}] Starting {LABELS['jsgetdirectsync']}, getting {comma(counts[i])} messages")
         c = conn.c
         c.set_template(api.encode(), conn.data_inbox().encode())
@@ -467,7 +467,7 @@ def _kv_stream(o: Options) -> dict:
 
 
 def kv_put(o: Options) -> Benchmark:
-    admin = Conn(o.url, "natsx-bench-admin")
+    admin = Session(o.url, "natsx-bench-admin")
     try:
         if o.purge:
             admin.js_call(f"STREAM.DELETE.KV_{o.bucket}")
@@ -482,7 +482,7 @@ def kv_put(o: Options) -> Benchmark:
     counts = msgs_per_client(o.msgs, o.clients)
     conns = connect(o.url, o.clients)
 
-    def setup(conn: Conn, i: int, off: int) -> None:
+    def setup(conn: Session, i: int, off: int) -> None:
         log(f"[{i + 1}] Starting {LABELS['kvput']}, putting {comma(counts[i])} messages")
         c = conn.c
         c.set_template(f"$KV.{o.bucket}".encode(), conn.data_inbox().encode(), _payload(o))
@@ -499,7 +499,7 @@ def kv_get(o: Options) -> Benchmark:
     counts = msgs_per_client(o.msgs, o.clients)
     conns = connect(o.url, o.clients)
 
-    def setup(conn: Conn, i: int, off: int) -> None:
+    def setup(conn: Session, i: int, off: int) -> None:
         log(f"[{i + 1}] Starting {LABELS['kvget']}, trying to get {comma(counts[i])} messages")
         if i == 0 and "error" in conn.js_api(f"STREAM.INFO.KV_{o.bucket}"):
             raise BenchError(f"finding kv bucket '{o.bucket}': bucket not found")

@@ -8,10 +8,10 @@ import sys
 import time
 from typing import Optional
 
-from natsx.bench.client import BenchError, server_url
-from natsx.bench.report import Benchmark, avg_lat, comma, ibytes, log, pct_lat
-from natsx.bench import scenarios as sc
-from natsx.conf import go_duration_string
+from natsx.loadgen.session import BenchError, server_url
+from natsx.loadgen.report import Benchmark, avg_lat, comma, ibytes, log, pct_lat
+from natsx.loadgen import scenarios as sc
+from natsx.gofmt import go_duration
 
 _UNITS = {"": 1, "b": 1, "k": 1 << 10, "kb": 1 << 10, "kib": 1 << 10, "m": 1 << 20, "mb": 1 << 20,
           "mib": 1 << 20, "g": 1 << 30, "gb": 1 << 30, "gib": 1 << 30, "t": 1 << 40, "tb": 1 << 40,
@@ -214,7 +214,7 @@ def options_from(args: argparse.Namespace) -> sc.Options:
 
 
 def _banner(t: str, args: argparse.Namespace, o: sc.Options) -> str:
-    from natsx.bench.report import LABELS
+    from natsx.loadgen.report import LABELS
     kv = {"msgs": comma(o.msgs), "msg-size": ibytes(o.size), "clients": comma(o.clients)}
     if t in ("pub", "sub", "jsyncpub", "jsasyncpub", "jsbatchpub"):
         kv["subject"] = sc.sub_subject(o)
@@ -244,9 +244,9 @@ def _banner(t: str, args: argparse.Namespace, o: sc.Options) -> str:
         kv.update({"storage": o.storage, "replicas": str(o.replicas), "max-bytes": comma(o.maxbytes)})
         if not t.startswith("kv"):
             kv.update({"deduplication": str(o.dedup).lower(),
-                       "dedup-window": go_duration_string(int(round(o.dedupwindow * 1e9)))})
+                       "dedup-window": go_duration(int(round(o.dedupwindow * 1e9)))})
     if t not in ("sub",):
-        kv["sleep"] = go_duration_string(int(round(o.sleep * 1e9)))
+        kv["sleep"] = go_duration(int(round(o.sleep * 1e9)))
     body = ", ".join(f"{k}={v}" for k, v in sorted(kv.items()))
     return f"Starting {LABELS.get(t, 'Unknown')} benchmark [{body}]"
 
