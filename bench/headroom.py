@@ -114,7 +114,7 @@ def table_rows(rows: list[dict]) -> list[list[str]]:
             share = (f"{ref['rate'] / r['reference_rate']:.0%} / {ref['best'] / r['reference_rate']:.0%}"
                      if ref.get("rate") else "n/a")
             row = [r["scenario"], r["reference"], f"{_m(ref.get('rate'))} / {_m(ref.get('best'))}", share,
-                   _m(nx["rate"]) if nx else "no JetStream yet", _m(ref.get("ceiling"))]
+                   _m(nx["rate"]) if nx else "n/a on natsx", _m(ref.get("ceiling"))]
         else:
             lat = f"p50 {ref['p50_us']:.0f} / {ref['best_p50_us']:.0f} µs" if ref.get("p50_us") else "n/a"
             nlat = f"p50 {nx['p50_us']:.0f} µs" if nx and nx.get("p50_us") else "n/a"

@@ -4,7 +4,7 @@ Each benchmark round runs the scenario once on each selected server (NATSX_TEST_
 default both); pytest-benchmark times the rounds, and extra_info carries what counts: each
 server's median msgs/s (and p50 latency) and server CPU seconds per million messages, the
 median natsx / nats-server ratio and its spread.
-JetStream scenarios record natsx as unavailable while natsx has no JetStream.
+JetStream scenarios natsx cannot run yet (consumers, KV watch) record natsx as unavailable.
 """
 import pytest
 

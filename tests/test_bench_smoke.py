@@ -92,7 +92,7 @@ def test_compare_with_the_go_generator(tmp_path):
 
 @pytest.mark.parametrize("scenario", JS, ids=[s.name for s in JS])
 def test_jetstream_scenario_completes_on_nats_server(scenario):
-    # natsx has no JetStream yet: these run against the reference server only.
+    # natsx has no consumers yet (most of these need one): they run against the reference server here.
     with Server(REF, jetstream=True) as srv:
         res = run_scenario(scenario, srv.url, quick=True, timeout=120)
     assert res["msgs"] > 0 and res["rate"] > 0
