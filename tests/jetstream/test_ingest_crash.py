@@ -124,7 +124,6 @@ async def test_dedupe_window_survives_a_crash(tmp_path):
             srv.unsubscribe_internal(sub)
             ingest.close()
             store.close()
-    await asyncio.sleep(0)
 
 
 # RLIMIT_FSIZE makes the block file's writes fail past 200 kB with EFBIG, as a full disk fails
